@@ -1,0 +1,3 @@
+from llms.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Types, stream events and the error tree: imported by every layer, imports none of ours."""

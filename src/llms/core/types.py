@@ -1,0 +1,142 @@
+"""OpenAI chat shapes, the lingua franca inside the gateway (typed, not wrapped: requests
+and responses stay plain dicts so unknown fields pass through untouched)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NotRequired, TypedDict
+
+
+class ChatMessage(TypedDict, total=False):
+    role: str
+    content: str | list[dict[str, Any]] | None
+    name: str
+    tool_calls: list[dict[str, Any]]
+    tool_call_id: str
+    reasoning_content: str
+
+
+class ChatRequest(TypedDict, total=False):
+    """`POST /v1/chat/completions` body. Only `model` and `messages` are required; every
+    other field (documented or not) is forwarded as the client sent it."""
+
+    model: str
+    messages: list[ChatMessage]
+    stream: bool
+    stream_options: dict[str, Any]
+    tools: list[dict[str, Any]]
+    tool_choice: Any
+    max_tokens: int
+    max_completion_tokens: int
+    temperature: float
+    top_p: float
+    stop: str | list[str]
+
+
+class Usage(TypedDict, total=False):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    prompt_tokens_details: dict[str, Any]
+    completion_tokens_details: dict[str, Any]
+
+
+class ChatCompletion(TypedDict):
+    id: str
+    object: str
+    created: int
+    model: str
+    choices: list[dict[str, Any]]
+    usage: NotRequired[Usage]
+
+
+class ChatCompletionChunk(TypedDict):
+    id: str
+    object: str
+    created: int
+    model: str
+    choices: list[dict[str, Any]]
+    usage: NotRequired[Usage | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds allowed for one upstream attempt: to connect, to the first byte of the
+    answer, between two chunks of a stream, and in all."""
+
+    connect: float = 10.0
+    first_byte: float = 120.0
+    idle: float = 60.0
+    total: float = 600.0
+
+
+@dataclass(slots=True)
+class Chunk:
+    """One streamed `chat.completion.chunk`. `raw` holds the upstream's exact JSON bytes
+    when the chunk is forwarded untouched, so the SSE writer need not serialise it again."""
+
+    data: dict[str, Any]
+    raw: bytes | None = None
+
+
+@dataclass(slots=True)
+class Attempt:
+    """What the router did for one request, for headers, logs and the UI."""
+
+    model: str
+    started: float = 0.0  # time.perf_counter() when the request arrived
+    provider: str = ""
+    provider_model: str = ""
+    tried: list[str] = field(default_factory=list)
+    pricing: str | None = None
+    first_chunk_at: float | None = None
+
+
+def has_content(chunk: dict[str, Any]) -> bool:
+    """True when a chunk carries something the client would show or act on: text,
+    reasoning, a tool call, a refusal or a finish reason. A bare role chunk does not."""
+    for choice in chunk.get("choices") or ():
+        if choice.get("finish_reason"):
+            return True
+        delta = choice.get("delta") or {}
+        if (
+            delta.get("content")
+            or delta.get("tool_calls")
+            or delta.get("reasoning_content")
+            or delta.get("reasoning")
+            or delta.get("refusal")
+            or delta.get("function_call")
+        ):
+            return True
+    return False
+
+
+@dataclass(slots=True)
+class ProviderConfig:
+    """One validated provider entry of `llms.json`, as the provider factories receive it."""
+
+    name: str
+    type: str
+    enabled: bool = True
+    base_url: str | None = None
+    api_key: str | None = None
+    api_key_env: str | None = None  # the `$NAME` it came from, when it did
+    models: dict[str, str] = field(default_factory=dict)
+    pricing: dict[str, dict[str, Any]] = field(default_factory=dict)
+    default_pricing: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    extra: dict[str, Any] = field(default_factory=dict)  # dialect-specific keys (all_models, safety_settings…)
+
+    @property
+    def missing_key(self) -> bool:
+        """True when the key is an `$ENV` reference whose variable is unset."""
+        return self.api_key_env is not None and not self.api_key
+
+    def price(self, provider_model: str) -> str | None:
+        """llms.py's "input/output" pricing string for a model, when known."""
+        p = self.pricing.get(provider_model) or self.default_pricing
+        if not p or "input" not in p or "output" not in p:
+            return None
+        return f"{p['input']}/{p['output']}"

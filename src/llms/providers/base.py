@@ -1,0 +1,101 @@
+"""What every provider is: `chat(request, alias) -> response` and `stream(request, alias)
+-> async iterator of chunks`, plus a name and `aclose()`. Requests and responses are OpenAI
+chat shapes; a native dialect translates inside its own module and nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from ..core.errors import UpstreamProtocolError, UpstreamStatusError
+from ..core.types import Chunk, ProviderConfig
+from ..transport import UpstreamClient, retry_after_seconds
+
+
+class Provider:
+    """Base class: holds the entry's models, default parameters, headers and timeouts, and
+    one pooled upstream client. Subclasses implement `chat` and `stream`."""
+
+    #: optional abilities, as flags (the router and UI may read them)
+    supports_images = True
+    supports_tools = True
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+        self.name = config.name
+        self.models = dict(config.models)
+        self.timeouts = config.timeouts
+        self.client = UpstreamClient(config.name)
+
+    async def start(self) -> None:
+        """Work a provider does once at start or reload (e.g. discover its models)."""
+
+    def provider_model(self, alias: str) -> str:
+        return self.models.get(alias, alias)
+
+    def price(self, alias: str) -> str | None:
+        return self.config.price(self.provider_model(alias))
+
+    def with_defaults(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
+        """The request as sent upstream: the entry's default parameters, overridden by the
+        client's own values, and the provider's model id."""
+        params = self.config.params
+        body = {**params, **request} if params else dict(request)
+        body["model"] = self.provider_model(alias)
+        return body
+
+    async def chat(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    # -- helpers shared by dialects --------------------------------------------------------
+
+    def status_error(self, status: int, body: bytes, headers: Any = None) -> UpstreamStatusError:
+        """An upstream HTTP error as ours: the vendor's message and type when it sent one."""
+        message, type_ = error_message(body)
+        return UpstreamStatusError(
+            message or f"HTTP {status}",
+            provider=self.name,
+            upstream_status=status,
+            upstream_type=type_,
+            retry_after=retry_after_seconds(headers),
+        )
+
+    def protocol_error(self, what: str) -> UpstreamProtocolError:
+        return UpstreamProtocolError(f"bad response: {what}", provider=self.name)
+
+    def loads(self, data: bytes, what: str) -> Any:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise self.protocol_error(f"{what} is not valid JSON: {data[:80]!r}") from None
+
+
+def error_message(body: bytes) -> tuple[str, str | None]:
+    """The message and type from an error body in any of the common shapes:
+    `{"error": {"message", "type"}}`, `{"error": "text"}`, `{"message": …}`, `{"detail": …}`,
+    a list of those (Gemini), or plain text."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        text = body.decode("utf-8", "replace").strip()
+        return text[:300], None
+    if isinstance(data, list) and data:
+        data = data[0]
+    if not isinstance(data, dict):
+        return str(data)[:300], None
+    err = data.get("error", data)
+    if isinstance(err, str):
+        return err[:300], None
+    if isinstance(err, dict):
+        msg = err.get("message") or err.get("detail") or err.get("msg") or ""
+        type_ = err.get("type") or err.get("status")
+        return str(msg)[:300], type_ if isinstance(type_, str) else None
+    return str(err)[:300], None

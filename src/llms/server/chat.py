@@ -1,0 +1,119 @@
+"""`POST /v1/chat/completions`: read and check the body once, hand it to the router, answer
+with JSON or forward the stream event by event (flushed per event, never buffered)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..core.errors import GatewayError, InvalidRequest, PayloadTooLarge
+from ..core.types import Attempt
+from ..router import Router
+from .sse import DONE, encode_chunk, encode_error
+
+access_log = logging.getLogger("llms.access")
+
+
+async def read_body(request: web.Request, max_size: int) -> dict[str, Any]:
+    """The JSON body as a dict, or a 400/413 that says what is wrong."""
+    if request.content_length is not None and request.content_length > max_size:
+        raise PayloadTooLarge(f"Request body of {request.content_length} bytes is over the limit of {max_size} bytes")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(f"Request body is over the limit of {max_size} bytes") from None
+    if not raw:
+        raise InvalidRequest("Request body is empty: expected a JSON object with `model` and `messages`")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise InvalidRequest(f"Request body is not valid JSON: {e}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("Request body must be a JSON object")
+    return body
+
+
+def check_chat(body: dict[str, Any]) -> None:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("`model` is required and must be a non-empty string", param="model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("`messages` is required and must be a non-empty array", param="messages")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            raise InvalidRequest(f"`messages[{i}]` must be an object with a string `role`", param=f"messages[{i}]")
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise InvalidRequest("`stream` must be a boolean", param="stream")
+
+
+class ChatHandler:
+    def __init__(self, router: Router, max_size: int) -> None:
+        self.router = router
+        self.max_size = max_size
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        attempt = Attempt(model="", started=time.perf_counter())
+        request["llms.attempt"] = attempt
+        body = await read_body(request, self.max_size)
+        check_chat(body)
+        attempt.model = body["model"]
+        if body.get("stream"):
+            return await self._stream(request, body, attempt)
+        result = await self.router.chat(body, attempt)
+        metadata: dict[str, Any] = {"duration": round((time.perf_counter() - attempt.started) * 1000)}
+        if attempt.pricing:
+            metadata["pricing"] = attempt.pricing
+        result["metadata"] = metadata
+        request["llms.usage"] = result.get("usage")
+        return web.Response(body=orjson.dumps(result), content_type="application/json", headers=_headers(attempt))
+
+    async def _stream(self, request: web.Request, body: dict[str, Any], attempt: Attempt) -> web.StreamResponse:
+        stream = await self.router.open_stream(body, attempt)
+        response = web.StreamResponse(headers=_headers(attempt))
+        response.content_type = "text/event-stream"
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Accel-Buffering"] = "no"
+        try:
+            await response.prepare(request)
+            write = response.write
+            usage = None
+            async for chunk in stream:
+                if chunk.data.get("usage"):
+                    usage = chunk.data["usage"]
+                await write(encode_chunk(chunk))
+            await write(DONE)
+            request["llms.usage"] = usage
+        except GatewayError as e:
+            # Past the commit point: the error travels in-band and the stream ends, no [DONE].
+            request["llms.error"] = e
+            await _write_quietly(response, encode_error(e))
+        except ConnectionError:
+            request["llms.error"] = "client disconnected"
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+        return response
+
+
+async def _write_quietly(response: web.StreamResponse, data: bytes) -> None:
+    try:
+        await response.write(data)
+    except ConnectionError:
+        pass
+
+
+def _headers(attempt: Attempt) -> dict[str, str]:
+    headers = {"x-llms-provider": attempt.provider, "x-llms-provider-model": attempt.provider_model}
+    if len(attempt.tried) > 1:
+        headers["x-llms-tried"] = ",".join(attempt.tried)
+    return headers
+
+
+def new_request_id() -> str:
+    return "req_" + os.urandom(8).hex()

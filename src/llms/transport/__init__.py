@@ -1,0 +1,6 @@
+"""The upstream side of the wire: one pooled HTTP client per provider, SSE/NDJSON decoders."""
+
+from .codecs import NDJSONDecoder, SSEDecoder, SSEEvent
+from .http import UpstreamClient, UpstreamResponse, retry_after_seconds
+
+__all__ = ["NDJSONDecoder", "SSEDecoder", "SSEEvent", "UpstreamClient", "UpstreamResponse", "retry_after_seconds"]

@@ -1,0 +1,103 @@
+"""Incremental decoders for upstream streams: Server-Sent Events and NDJSON.
+
+Hand-written on purpose: the maintained SSE parsers for Python (httpx-sse, the one inside
+openai-python) are bound to httpx; ours is fed raw bytes from aiohttp as they arrive and
+keeps event data as bytes so orjson can parse it without a decode step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class SSEEvent:
+    data: bytes
+    event: str | None = None
+    id: str | None = None
+
+
+class SSEDecoder:
+    """Feed bytes in any split; get whole events out (per the WHATWG event-stream rules:
+    CRLF, LF or CR line ends, multi-line `data:`, `:` comments ignored)."""
+
+    __slots__ = ("_buf", "_data", "_event", "_id")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._data: list[bytes] = []
+        self._event: str | None = None
+        self._id: str | None = None
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        buf = self._buf + chunk
+        if b"\r" in buf:
+            # A trailing CR may be the first half of CRLF: keep it for the next feed.
+            hold = buf.endswith(b"\r")
+            if hold:
+                buf = buf[:-1]
+            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            if hold:
+                buf += b"\r"
+        events: list[SSEEvent] = []
+        start = 0
+        while True:
+            end = buf.find(b"\n", start)
+            if end < 0:
+                break
+            self._line(buf[start:end], events)
+            start = end + 1
+        self._buf = buf[start:]
+        return events
+
+    def flush(self) -> list[SSEEvent]:
+        """End of stream: a final event without its blank line still counts."""
+        events: list[SSEEvent] = []
+        if self._buf.rstrip(b"\r"):
+            self._line(self._buf.rstrip(b"\r"), events)
+        self._buf = b""
+        self._line(b"", events)
+        return events
+
+    @property
+    def pending(self) -> bool:
+        """True when a partial event is buffered (the stream was cut mid-event)."""
+        return bool(self._buf.strip() or self._data)
+
+    def _line(self, line: bytes, out: list[SSEEvent]) -> None:
+        if not line:
+            if self._data:
+                out.append(SSEEvent(b"\n".join(self._data), self._event, self._id))
+            self._data, self._event = [], None
+            return
+        if line[0] == 58:  # b":" — a comment / keep-alive
+            return
+        name, sep, value = line.partition(b":")
+        if sep and value[:1] == b" ":
+            value = value[1:]
+        if name == b"data":
+            self._data.append(value)
+        elif name == b"event":
+            self._event = value.decode("utf-8", "replace")
+        elif name == b"id":
+            self._id = value.decode("utf-8", "replace")
+
+
+class NDJSONDecoder:
+    """Feed bytes in any split; get whole non-empty lines (one JSON document each)."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        self._buf += chunk
+        if b"\n" not in self._buf:
+            return []
+        *lines, self._buf = self._buf.split(b"\n")
+        return [line for line in (x.strip() for x in lines) if line]
+
+    def flush(self) -> list[bytes]:
+        rest, self._buf = self._buf.strip(), b""
+        return [rest] if rest else []
