@@ -110,9 +110,7 @@ def _kind(value: Any) -> str:
     )
 
 
-def parse_config(
-    data: Any, source: str, env: dict[str, str] | os._Environ[str] | None = None
-) -> Config:
+def parse_config(data: Any, source: str, env: dict[str, str] | os._Environ[str] | None = None) -> Config:
     """Validate decoded `llms.json` data into a `Config`."""
     env = os.environ if env is None else env
     c = _Checker(source)
@@ -160,7 +158,7 @@ def _parse_provider(
     where = f"providers.{name}"
     e = c.obj(entry, where)
     if not isinstance(e.get("type"), str) or not e["type"]:
-        raise c.fail(f"{where}.type", "missing (expected a provider type such as \"OpenAiProvider\")")
+        raise c.fail(f"{where}.type", 'missing (expected a provider type such as "OpenAiProvider")')
     enabled = e.get("enabled", True)
     if not isinstance(enabled, bool):
         raise c.fail(f"{where}.enabled", f"expected true or false, got {_kind(enabled)}")

@@ -89,16 +89,30 @@ class OpenAiProvider(Provider):
 
 def completion_to_chunks(result: dict[str, Any]) -> list[dict[str, Any]]:
     """A whole `chat.completion` as the chunks a stream would have carried."""
-    base = {"id": result.get("id", ""), "object": "chat.completion.chunk", "created": result.get("created", 0),
-            "model": result.get("model", "")}
+    base = {
+        "id": result.get("id", ""),
+        "object": "chat.completion.chunk",
+        "created": result.get("created", 0),
+        "model": result.get("model", ""),
+    }
     chunks = []
     for choice in result.get("choices") or ():
         delta = dict(choice.get("message") or {})
         for i, call in enumerate(delta.get("tool_calls") or ()):
             delta["tool_calls"][i] = {"index": i, **call}
         chunks.append({**base, "choices": [{"index": choice.get("index", 0), "delta": delta, "finish_reason": None}]})
-        chunks.append({**base, "choices": [{"index": choice.get("index", 0), "delta": {},
-                                            "finish_reason": choice.get("finish_reason") or "stop"}]})
+        chunks.append(
+            {
+                **base,
+                "choices": [
+                    {
+                        "index": choice.get("index", 0),
+                        "delta": {},
+                        "finish_reason": choice.get("finish_reason") or "stop",
+                    }
+                ],
+            }
+        )
     if result.get("usage"):
         chunks.append({**base, "choices": [], "usage": result["usage"]})
     return chunks

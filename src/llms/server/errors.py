@@ -26,11 +26,13 @@ def _from_http(exc: web.HTTPException, path: str) -> GatewayError:
     if exc.status == 404:
         return NotFound(f"Unknown path: {path}. See GET /v1/models and POST /v1/chat/completions.")
     if exc.status == 405:
-        return GatewayError(f"Method not allowed for {path}", status=405, type="invalid_request_error",
-                            code="method_not_allowed")
+        return GatewayError(
+            f"Method not allowed for {path}", status=405, type="invalid_request_error", code="method_not_allowed"
+        )
     if exc.status == 413:
-        return GatewayError("Request body too large", status=413, type="invalid_request_error",
-                            code="payload_too_large")
+        return GatewayError(
+            "Request body too large", status=413, type="invalid_request_error", code="payload_too_large"
+        )
     return GatewayError(exc.reason or "HTTP error", status=exc.status, type="invalid_request_error")
 
 

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: makes .venv, installs the project with its test
+# extras, installs the system packages the tests drive (when run as root with apt), runs pytest.
+# Usage: ./scripts/test.sh [pytest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[test]'
+for step in scripts/setup.d/*.sh; do
+  [ -e "$step" ] || continue
+  echo "== setup: $step"
+  bash "$step"
+done
+echo "== lint"
+.venv/bin/ruff check src tests
+echo "== tests"
+exec .venv/bin/python -m pytest "$@"

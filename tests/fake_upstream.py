@@ -1,0 +1,297 @@
+"""A fake OpenAI-compatible upstream on a real loopback socket, scriptable per provider and
+model, recording what it received. It runs its own event loop in a thread, so sync clients,
+async tests and a gateway subprocess can all use it.
+
+Each "provider" is a path prefix: `base_url("p1")` → `http://127.0.0.1:PORT/p1`, so the
+gateway calls `/p1/v1/chat/completions`. `on("p1", "model-id", behaviour)` scripts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Call:
+    """One request the upstream received."""
+
+    provider: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    raw: bytes
+    request: web.Request = field(repr=False)
+    disconnected: bool = False
+    finished: bool = False
+    closed_at: float | None = None
+
+    @property
+    def model(self) -> str:
+        return self.body.get("model", "") if isinstance(self.body, dict) else ""
+
+
+def completion(
+    text: str,
+    model: str = "fake-model",
+    *,
+    finish: str = "stop",
+    tool_calls: list | None = None,
+    usage: dict | None = None,
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if tool_calls:
+        message["content"] = None
+        message["tool_calls"] = tool_calls
+    return {
+        "id": "chatcmpl-fake123",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": model,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "usage": usage
+        or {
+            "prompt_tokens": 5,
+            "completion_tokens": max(1, len(text.split())),
+            "total_tokens": 5 + max(1, len(text.split())),
+        },
+        "system_fingerprint": "fp_fake",
+    }
+
+
+def chunk(
+    model: str, delta: dict[str, Any] | None = None, finish: str | None = None, usage: dict | None = None
+) -> dict[str, Any]:
+    c: dict[str, Any] = {
+        "id": "chatcmpl-fake123",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": model,
+        "system_fingerprint": "fp_fake",
+        "choices": []
+        if delta is None and finish is None
+        else [{"index": 0, "delta": delta or {}, "logprobs": None, "finish_reason": finish}],
+    }
+    if usage is not None:
+        c["usage"] = usage
+    return c
+
+
+def sse(data: Any) -> bytes:
+    return b"data: " + (data if isinstance(data, bytes) else orjson.dumps(data)) + b"\n\n"
+
+
+# -- behaviours --------------------------------------------------------------------------------
+
+
+def reply(text: str = "Hello!", **kw: Any) -> Handler:
+    async def handle(call: Call) -> web.StreamResponse:
+        return web.json_response(completion(text, call.model, **kw))
+
+    return handle
+
+
+def stream(
+    pieces: list[str] | None = None,
+    *,
+    delay: float = 0.0,
+    first_delay: float = 0.0,
+    tool_calls: list[dict] | None = None,
+    cut_after: int | None = None,
+    done: bool = True,
+    finish: str | None = None,
+    garbage_after: int | None = None,
+    usage: dict | None = None,
+) -> Handler:
+    """SSE: a role chunk, one chunk per piece (`delay` apart), a finish chunk, a usage chunk when
+    the request asked for it, `[DONE]`. `cut_after=n` aborts the connection after n pieces;
+    `garbage_after=n` sends a non-JSON event after n pieces."""
+    pieces = ["Hel", "lo", " there", "!"] if pieces is None and tool_calls is None else (pieces or [])
+
+    async def handle(call: Call) -> web.StreamResponse:
+        model = call.model
+        if first_delay:
+            await asyncio.sleep(first_delay)
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(call.request)
+        await resp.write(sse(chunk(model, {"role": "assistant", "content": ""})))
+        for i, piece in enumerate(pieces):
+            if cut_after is not None and i == cut_after:
+                call.request.transport.abort()
+                return resp
+            if garbage_after is not None and i == garbage_after:
+                await resp.write(b"data: {not json at all\n\n")
+            if delay and i:
+                await asyncio.sleep(delay)
+            await resp.write(sse(chunk(model, {"content": piece})))
+        for i, tc in enumerate(tool_calls or ()):
+            args = tc["function"]["arguments"]
+            half = len(args) // 2
+            await resp.write(
+                sse(
+                    chunk(
+                        model,
+                        {
+                            "tool_calls": [
+                                {
+                                    "index": i,
+                                    "id": tc["id"],
+                                    "type": "function",
+                                    "function": {"name": tc["function"]["name"], "arguments": args[:half]},
+                                }
+                            ]
+                        },
+                    )
+                )
+            )
+            await resp.write(sse(chunk(model, {"tool_calls": [{"index": i, "function": {"arguments": args[half:]}}]})))
+        if not done:
+            return resp
+        await resp.write(sse(chunk(model, {}, finish or ("tool_calls" if tool_calls else "stop"))))
+        opts = call.body.get("stream_options") or {}
+        if opts.get("include_usage"):
+            await resp.write(
+                sse(
+                    chunk(
+                        model,
+                        usage=usage
+                        or {"prompt_tokens": 5, "completion_tokens": len(pieces), "total_tokens": 5 + len(pieces)},
+                    )
+                )
+            )
+        await resp.write(b"data: [DONE]\n\n")
+        return resp
+
+    return handle
+
+
+def error(
+    status: int,
+    message: str = "upstream error",
+    *,
+    type: str = "server_error",
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+) -> Handler:
+    async def handle(call: Call) -> web.StreamResponse:
+        body = (
+            raw
+            if raw is not None
+            else orjson.dumps({"error": {"message": message, "type": type, "param": None, "code": None}})
+        )
+        return web.Response(status=status, body=body, content_type="application/json", headers=headers)
+
+    return handle
+
+
+def hang(seconds: float = 3600) -> Handler:
+    async def handle(call: Call) -> web.StreamResponse:
+        await asyncio.sleep(seconds)
+        return web.json_response(completion("too late", call.model))
+
+    return handle
+
+
+def reset() -> Handler:
+    async def handle(call: Call) -> web.StreamResponse:
+        call.request.transport.abort()
+        raise asyncio.CancelledError
+
+    return handle
+
+
+def raw_body(body: bytes, content_type: str = "application/json", status: int = 200) -> Handler:
+    async def handle(call: Call) -> web.StreamResponse:
+        return web.Response(status=status, body=body, content_type=content_type)
+
+    return handle
+
+
+# -- the server --------------------------------------------------------------------------------
+
+
+class FakeUpstream:
+    def __init__(self) -> None:
+        self.scripts: dict[tuple[str, str], Handler] = {}
+        self.calls: list[Call] = []
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="fake-upstream")
+        self._runner: web.AppRunner | None = None
+
+    # scripting
+    def on(self, provider: str, model: str, handler: Handler) -> None:
+        self.scripts[(provider, model)] = handler
+
+    def reset(self) -> None:
+        self.scripts.clear()
+        self.calls.clear()
+
+    def base_url(self, provider: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{provider}"
+
+    def received(self, provider: str | None = None) -> list[Call]:
+        return [c for c in self.calls if provider is None or c.provider == provider]
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if predicate():
+                return True
+            time.sleep(0.02)
+        return predicate()
+
+    # lifecycle
+    def start(self) -> FakeUpstream:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        return self
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    async def _start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{provider}/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        await self._runner.setup()
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        site = web.SockSite(self._runner, sock)
+        await site.start()
+        self.port = sock.getsockname()[1]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            body = None
+        provider = request.match_info["provider"]
+        call = Call(provider, request.path, dict(request.headers), body, raw, request)
+        self.calls.append(call)
+        handler = self.scripts.get((provider, call.model)) or self.scripts.get((provider, "*"))
+        if handler is None:
+            is_stream = isinstance(body, dict) and body.get("stream")
+            handler = stream() if is_stream else reply(f"Hello from {provider}")
+        try:
+            resp = await handler(call)
+            call.finished = True
+            return resp
+        except (asyncio.CancelledError, ConnectionResetError):
+            call.disconnected = True
+            call.closed_at = time.monotonic()
+            raise
