@@ -104,7 +104,7 @@ class UpstreamClient:
         total_at = start + timeouts.total
         phase = "waiting for the first byte"
         try:
-            async with asyncio.timeout(min(total_at, start + timeouts.first_byte)) as deadline:
+            async with asyncio.timeout_at(min(total_at, start + timeouts.first_byte)) as deadline:
                 async with session.request(
                     method,
                     url,

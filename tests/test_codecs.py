@@ -1,0 +1,95 @@
+"""Raw-byte tests of the stream codecs: the upstream SSE and NDJSON decoders and the
+downstream SSE encoder."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from llms.core.errors import UpstreamTimeout
+from llms.core.types import Chunk
+from llms.server.sse import DONE, encode_chunk, encode_error
+from llms.transport import NDJSONDecoder, SSEDecoder
+
+STREAM = (
+    b": keep-alive comment\n\n"
+    b'data: {"a":1}\n\n'
+    b"event: message\r\n"
+    b'data: {"b":\r\n'
+    b"data: 2}\r\n\r\n"
+    b"id: 7\r"
+    b'data:{"c":3}\r\r'
+    b"data: [DONE]\n\n"
+)
+
+
+def _all_events(decoder: SSEDecoder, pieces: list[bytes]) -> list[tuple[bytes, str | None, str | None]]:
+    out = []
+    for p in pieces:
+        out += decoder.feed(p)
+    out += decoder.flush()
+    return [(e.data, e.event, e.id) for e in out]
+
+
+EXPECTED = [
+    (b'{"a":1}', None, None),
+    (b'{"b":\n2}', "message", None),
+    (b'{"c":3}', None, "7"),
+    (b"[DONE]", None, "7"),
+]
+
+
+def test_sse_whole_stream():
+    assert _all_events(SSEDecoder(), [STREAM]) == EXPECTED
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 13])
+def test_sse_any_split(size):
+    pieces = [STREAM[i : i + size] for i in range(0, len(STREAM), size)]
+    assert _all_events(SSEDecoder(), pieces) == EXPECTED
+
+
+def test_sse_every_single_split_point():
+    for cut in range(1, len(STREAM)):
+        assert _all_events(SSEDecoder(), [STREAM[:cut], STREAM[cut:]]) == EXPECTED, cut
+
+
+def test_sse_final_event_without_blank_line_and_pending():
+    d = SSEDecoder()
+    assert d.feed(b'data: {"x":1}') == []
+    assert d.pending
+    assert [e.data for e in d.flush()] == [b'{"x":1}']
+    assert not d.pending
+
+
+def test_sse_comments_only_give_no_events():
+    d = SSEDecoder()
+    assert d.feed(b": ping\n\n: ping\n\n") == []
+    assert not d.pending
+
+
+def test_ndjson_any_split():
+    data = b'{"a":1}\n\n{"b":2}\r\n{"c":3}'
+    for cut in range(1, len(data)):
+        d = NDJSONDecoder()
+        lines = d.feed(data[:cut]) + d.feed(data[cut:]) + d.flush()
+        assert [orjson.loads(x) for x in lines] == [{"a": 1}, {"b": 2}, {"c": 3}], cut
+
+
+def test_encode_chunk_forwards_raw_bytes_untouched():
+    raw = b'{"id":"x","choices":[],  "odd_spacing":true}'
+    assert encode_chunk(Chunk({"id": "x"}, raw)) == b"data: " + raw + b"\n\n"
+
+
+def test_encode_chunk_serialises_when_no_raw_or_multiline():
+    assert encode_chunk(Chunk({"a": 1})) == b'data: {"a":1}\n\n'
+    assert encode_chunk(Chunk({"a": 1}, b'{"a":\n1}')) == b'data: {"a":1}\n\n'
+
+
+def test_encode_error_and_done():
+    frame = encode_error(UpstreamTimeout("timeout: stalled", provider="groq"))
+    assert frame.startswith(b"data: ") and frame.endswith(b"\n\n")
+    body = orjson.loads(frame[6:])
+    assert body == {"error": {"message": "timeout: stalled", "type": "timeout", "param": None,
+                              "code": "upstream_timeout"}}
+    assert DONE == b"data: [DONE]\n\n"
