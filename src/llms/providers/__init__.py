@@ -15,6 +15,10 @@ Factory = Callable[[ProviderConfig], Provider]
 
 BUILTIN: dict[str, str] = {
     "OpenAiProvider": "llms.providers.openai:OpenAiProvider",
+    "AnthropicProvider": "llms.providers.anthropic:AnthropicProvider",
+    "GoogleProvider": "llms.providers.google:GoogleProvider",
+    "GoogleOpenAiProvider": "llms.providers.google_openai:GoogleOpenAiProvider",
+    "OllamaProvider": "llms.providers.ollama:OllamaProvider",
 }
 
 

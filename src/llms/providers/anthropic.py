@@ -1,0 +1,381 @@
+"""The `anthropic` dialect (`AnthropicProvider`): Anthropic's Messages API (`POST /v1/messages`,
+`x-api-key` + `anthropic-version`), translated to and from OpenAI chat shapes, plain and streamed.
+
+Choices made where the two APIs differ (the product wins over a literal mapping):
+- `max_tokens` is required by Anthropic: the client's `max_completion_tokens`/`max_tokens`, else
+  4096 (plus the thinking budget when thinking is on).
+- `temperature` is clamped to Anthropic's 0–1 range; with thinking on, `temperature` and `top_k`
+  are left out (Anthropic rejects them then).
+- `reasoning_effort` low/medium/high → a thinking budget of 1024/4096/16384 tokens; thinking text
+  comes back as `reasoning_content`. Thinking blocks are not replayed in later turns (OpenAI's
+  shape has no place for their signature).
+- `seed`, `n`, `logprobs`, `response_format` and other OpenAI-only fields are not sent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from ..core.errors import InvalidRequest, UpstreamConnectionError, UpstreamStatusError
+from ..core.types import Chunk, ProviderConfig
+from ..transport import SSEDecoder
+from .base import Provider, error_message
+from .native import (
+    ChunkFactory,
+    completion,
+    inline_image_urls,
+    max_output_tokens,
+    media_of,
+    message_choice,
+    new_completion_id,
+    parts_of,
+    status_error,
+    stop_list,
+    tool_arguments,
+    tool_call,
+    usage,
+    wants_usage,
+)
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+API_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+MIN_THINKING_BUDGET = 1024
+THINKING_BUDGETS = {"low": 1024, "medium": 4096, "high": 16384}
+STOP_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+# Anthropic error types → the HTTP status they stand for (used for errors inside a 200 stream).
+ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+_VERSIONED = re.compile(r"/v\d+$")
+
+
+def messages_url(base_url: str) -> str:
+    """base_url + /v1/messages (or + /messages when base_url already ends in /v<digits>)."""
+    base = base_url.rstrip("/")
+    return base + ("/messages" if _VERSIONED.search(base) else "/v1/messages")
+
+
+class AnthropicProvider(Provider):
+    def __init__(self, config: ProviderConfig) -> None:
+        super().__init__(config)
+        self.url = messages_url(config.base_url or DEFAULT_BASE_URL)
+        headers = {"Content-Type": "application/json", "anthropic-version": API_VERSION, **config.headers}
+        if config.api_key:
+            headers["x-api-key"] = config.api_key
+        self.headers = headers
+        self.stream_headers = {**headers, "Accept": "text/event-stream"}
+        self.fetch_image_urls = bool(config.extra.get("fetch_image_urls"))
+
+    async def _prepare(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
+        req = self.with_defaults(request, alias)
+        if self.fetch_image_urls:
+            req = await inline_image_urls(req, self.client, self.timeouts)
+        return req
+
+    async def chat(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
+        req = await self._prepare(request, alias)
+        body = orjson.dumps(to_anthropic(req, stream=False))
+        async with self.client.open("POST", self.url, body=body, headers=self.headers, timeouts=self.timeouts) as r:
+            data = await r.read()
+            if r.status >= 400:
+                raise self.error(r.status, data, r.headers)
+        answer = self.loads(data, "the answer")
+        if not isinstance(answer, dict) or not isinstance(answer.get("content"), list):
+            raise self.protocol_error("the answer has no `content`")
+        return from_anthropic(answer, req["model"])
+
+    async def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:
+        req = await self._prepare(request, alias)
+        body = orjson.dumps(to_anthropic(req, stream=True))
+        mapper = StreamMapper(self.name, req["model"], wants_usage(req))
+        async with self.client.open(
+            "POST", self.url, body=body, headers=self.stream_headers, timeouts=self.timeouts
+        ) as r:
+            if r.status >= 400:
+                raise self.error(r.status, await r.read(), r.headers)
+            decoder = SSEDecoder()
+            async for data in r.iter_chunks():
+                for event in decoder.feed(data):
+                    for chunk in mapper.feed(self.loads(event.data, "a stream event")):
+                        yield Chunk(chunk)
+            for event in decoder.flush():
+                for chunk in mapper.feed(self.loads(event.data, "a stream event")):
+                    yield Chunk(chunk)
+        if not mapper.done:
+            raise UpstreamConnectionError(
+                "the stream ended before the answer was complete (no message_stop)", provider=self.name
+            )
+
+    def error(self, status: int, body: bytes, headers: Any = None) -> UpstreamStatusError:
+        message, type_ = error_message(body)
+        return status_error(self.name, status, message, type_, headers)
+
+
+# -- request mapping -------------------------------------------------------------------------
+
+
+def to_anthropic(req: dict[str, Any], *, stream: bool) -> dict[str, Any]:
+    """An OpenAI chat request as a Messages API request."""
+    system, messages = conversation(req.get("messages") or [])
+    body: dict[str, Any] = {"model": req["model"], "messages": messages}
+    limit = max_output_tokens(req)
+    budget = thinking_budget(req, limit)
+    body["max_tokens"] = limit or (DEFAULT_MAX_TOKENS + (budget or 0))
+    if system:
+        body["system"] = system
+    if budget:
+        body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    else:
+        if isinstance(req.get("temperature"), (int, float)):
+            body["temperature"] = min(max(float(req["temperature"]), 0.0), 1.0)
+        if req.get("top_k") is not None:
+            body["top_k"] = req["top_k"]
+    if req.get("top_p") is not None:
+        body["top_p"] = req["top_p"]
+    stops = stop_list(req.get("stop"))
+    if stops:
+        body["stop_sequences"] = stops
+    if req.get("tools"):
+        body["tools"] = [_tool(t) for t in req["tools"] if t.get("type", "function") == "function"]
+        choice = _tool_choice(req.get("tool_choice"), req.get("parallel_tool_calls"))
+        if choice:
+            body["tool_choice"] = choice
+    if isinstance(req.get("user"), str):
+        body["metadata"] = {"user_id": req["user"]}
+    if stream:
+        body["stream"] = True
+    return body
+
+
+def thinking_budget(req: dict[str, Any], limit: int | None) -> int | None:
+    """Tokens of extended thinking for `reasoning_effort`, kept below `max_tokens`."""
+    budget = THINKING_BUDGETS.get(req.get("reasoning_effort") or "")
+    if budget and limit is not None and limit <= budget:
+        budget = limit - 1
+    return budget if budget and budget >= MIN_THINKING_BUDGET else None
+
+
+def conversation(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(system blocks, messages): system/developer messages go to `system`; `tool` results
+    become user `tool_result` blocks; consecutive same-role messages are merged (Anthropic
+    requires user and assistant to alternate)."""
+    system: list[dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
+    for i, m in enumerate(messages):
+        role = m.get("role")
+        if role in ("system", "developer"):
+            system.extend(_text_block(p) for p in parts_of(m.get("content")) if p.get("text"))
+            continue
+        if role == "user":
+            role, blocks = "user", [_user_block(p) for p in parts_of(m.get("content")) if _has_value(p)]
+        elif role == "assistant":
+            blocks = _assistant_blocks(m)
+        elif role == "tool":
+            role, blocks = "user", [_tool_result(m)]
+        else:
+            raise InvalidRequest(f"messages[{i}].role {role!r} is not supported", param=f"messages[{i}].role")
+        if not blocks:
+            continue
+        if out and out[-1]["role"] == role:
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": role, "content": blocks})
+    for m in out:  # Anthropic wants tool results ahead of any text in a user turn
+        if m["role"] == "user":
+            m["content"].sort(key=lambda b: b["type"] != "tool_result")
+    return system, out
+
+
+def _has_value(part: dict[str, Any]) -> bool:
+    return part.get("type") not in ("text", None) or bool(part.get("text"))
+
+
+def _text_block(part: dict[str, Any]) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "text", "text": part.get("text") or ""}
+    if part.get("cache_control"):  # prompt caching, passed through when a client sets it
+        block["cache_control"] = part["cache_control"]
+    return block
+
+
+def _user_block(part: dict[str, Any]) -> dict[str, Any]:
+    if part.get("type") in ("text", None):
+        return _text_block(part)
+    mime, data, url = media_of(part)
+    if mime.startswith("audio/"):
+        raise InvalidRequest("Anthropic models do not accept audio input", param="messages")
+    kind = "document" if mime == "application/pdf" else "image"
+    source = {"type": "url", "url": url} if url else {"type": "base64", "media_type": mime, "data": data}
+    block: dict[str, Any] = {"type": kind, "source": source}
+    if part.get("cache_control"):
+        block["cache_control"] = part["cache_control"]
+    return block
+
+
+def _assistant_blocks(m: dict[str, Any]) -> list[dict[str, Any]]:
+    blocks = [_text_block(p) for p in parts_of(m.get("content")) if p.get("text")]
+    for call in m.get("tool_calls") or ():
+        fn = call.get("function") or {}
+        blocks.append({"type": "tool_use", "id": call.get("id"), "name": fn.get("name"), "input": tool_arguments(call)})
+    return blocks
+
+
+def _tool_result(m: dict[str, Any]) -> dict[str, Any]:
+    content = m.get("content")
+    if isinstance(content, list):
+        content = [_user_block(p) for p in parts_of(content) if _has_value(p)]
+    return {"type": "tool_result", "tool_use_id": m.get("tool_call_id"), "content": content or ""}
+
+
+def _tool(tool: dict[str, Any]) -> dict[str, Any]:
+    fn = tool.get("function") or {}
+    out: dict[str, Any] = {
+        "name": fn.get("name"),
+        "input_schema": fn.get("parameters") or {"type": "object", "properties": {}},
+    }
+    if fn.get("description"):
+        out["description"] = fn["description"]
+    return out
+
+
+def _tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
+    if choice == "required":
+        out: dict[str, Any] = {"type": "any"}
+    elif choice == "none":
+        out = {"type": "none"}
+    elif isinstance(choice, dict):
+        out = {"type": "tool", "name": (choice.get("function") or {}).get("name")}
+    elif choice == "auto" or parallel is False:
+        out = {"type": "auto"}
+    else:
+        return None
+    if parallel is False and out["type"] != "none":
+        out["disable_parallel_tool_use"] = True
+    return out
+
+
+# -- response mapping ------------------------------------------------------------------------
+
+
+def from_anthropic(data: dict[str, Any], model: str) -> dict[str, Any]:
+    """A Messages API answer as a `chat.completion`."""
+    text: list[str] = []
+    reasoning: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for block in data.get("content") or ():
+        kind = block.get("type")
+        if kind == "text":
+            text.append(block.get("text") or "")
+        elif kind == "thinking":
+            reasoning.append(block.get("thinking") or "")
+        elif kind == "tool_use":
+            calls.append(tool_call(block.get("id") or "", block.get("name") or "", block.get("input")))
+    finish = STOP_REASONS.get(data.get("stop_reason") or "", "stop")
+    choice = message_choice(0, "".join(text), "".join(reasoning), calls, finish)
+    return completion(data.get("id") or new_completion_id(), data.get("model") or model, [choice], map_usage(data))
+
+
+def map_usage(data: dict[str, Any]) -> dict[str, Any]:
+    """Anthropic counts cache reads and writes apart from `input_tokens`; OpenAI's
+    `prompt_tokens` includes them, with the cache reads as `cached_tokens`."""
+    u = data.get("usage") or {}
+    cached = u.get("cache_read_input_tokens") or 0
+    prompt = (u.get("input_tokens") or 0) + (u.get("cache_creation_input_tokens") or 0) + cached
+    return usage(prompt, u.get("output_tokens") or 0, cached=cached)
+
+
+# -- stream mapping --------------------------------------------------------------------------
+
+
+class StreamMapper:
+    """Folds Messages API stream events into `chat.completion.chunk`s: text deltas → content,
+    thinking deltas → reasoning_content, tool_use blocks and their `input_json_delta`s →
+    OpenAI tool-call deltas (one index per tool call), `message_stop` → the finish chunk."""
+
+    def __init__(self, provider: str, model: str, include_usage: bool) -> None:
+        self.provider = provider
+        self.chunks = ChunkFactory(new_completion_id(), model)
+        self.include_usage = include_usage
+        self.usage: dict[str, Any] = {}
+        self.tool_index: dict[int, int] = {}  # content block index → OpenAI tool call index
+        self.stop_reason: str | None = None
+        self.done = False
+
+    def feed(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        kind = event.get("type")
+        if kind == "content_block_delta":
+            return self._delta(event.get("index", 0), event.get("delta") or {})
+        if kind == "content_block_start":
+            return self._block_start(event.get("index", 0), event.get("content_block") or {})
+        if kind == "message_start":
+            message = event.get("message") or {}
+            self.chunks.id = message.get("id") or self.chunks.id
+            self.chunks.model = message.get("model") or self.chunks.model
+            self._add_usage(message.get("usage"))
+            return [self.chunks.delta({"role": "assistant", "content": ""})]
+        if kind == "message_delta":
+            self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
+            self._add_usage(event.get("usage"))
+            return []
+        if kind == "message_stop":
+            return self._finish()
+        if kind == "error":
+            err = event.get("error") or {}
+            type_ = err.get("type") or "api_error"
+            raise status_error(self.provider, ERROR_STATUS.get(type_, 500), err.get("message") or type_, type_)
+        return []  # ping, content_block_stop, and event types added later
+
+    def _block_start(self, index: int, block: dict[str, Any]) -> list[dict[str, Any]]:
+        if block.get("type") == "tool_use":
+            n = self.tool_index[index] = len(self.tool_index)
+            call = {
+                "index": n,
+                "id": block.get("id") or "",
+                "type": "function",
+                "function": {"name": block.get("name") or "", "arguments": ""},
+            }
+            return [self.chunks.delta({"tool_calls": [call]})]
+        if block.get("type") == "text" and block.get("text"):
+            return [self.chunks.delta({"content": block["text"]})]
+        return []
+
+    def _delta(self, index: int, delta: dict[str, Any]) -> list[dict[str, Any]]:
+        kind = delta.get("type")
+        if kind == "text_delta":
+            return [self.chunks.delta({"content": delta.get("text") or ""})]
+        if kind == "thinking_delta":
+            return [self.chunks.delta({"reasoning_content": delta.get("thinking") or ""})]
+        if kind == "input_json_delta" and index in self.tool_index:
+            part = {"index": self.tool_index[index], "function": {"arguments": delta.get("partial_json") or ""}}
+            return [self.chunks.delta({"tool_calls": [part]})]
+        return []  # signature_delta, citations_delta
+
+    def _add_usage(self, u: dict[str, Any] | None) -> None:
+        if u:
+            self.usage.update({k: v for k, v in u.items() if v is not None})
+
+    def _finish(self) -> list[dict[str, Any]]:
+        self.done = True
+        out = [self.chunks.delta({}, finish=STOP_REASONS.get(self.stop_reason or "", "stop"))]
+        if self.include_usage:
+            out.append(self.chunks.usage(map_usage({"usage": self.usage})))
+        return out
