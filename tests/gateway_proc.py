@@ -69,7 +69,8 @@ class GatewayProcess:
         raise RuntimeError(f"gateway did not become ready:\n{self.output()}")
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self, timeout: float = 10.0) -> int:

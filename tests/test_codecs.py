@@ -90,6 +90,7 @@ def test_encode_error_and_done():
     frame = encode_error(UpstreamTimeout("timeout: stalled", provider="groq"))
     assert frame.startswith(b"data: ") and frame.endswith(b"\n\n")
     body = orjson.loads(frame[6:])
-    assert body == {"error": {"message": "timeout: stalled", "type": "timeout", "param": None,
-                              "code": "upstream_timeout"}}
+    assert body == {
+        "error": {"message": "timeout: stalled", "type": "timeout", "param": None, "code": "upstream_timeout"}
+    }
     assert DONE == b"data: [DONE]\n\n"

@@ -140,8 +140,12 @@ def test_stream_error_after_commit_is_in_band_and_never_done(gateway, upstream, 
 
 def test_client_disconnect_cancels_upstream(gateway, upstream):
     upstream.on("primary", "p-chat", fu.stream(["x"] * 200, delay=0.1))
-    with httpx.stream("POST", gateway.url + "/v1/chat/completions", timeout=20,
-                      json={"model": "chat", "messages": MSG, "stream": True}) as r:
+    with httpx.stream(
+        "POST",
+        gateway.url + "/v1/chat/completions",
+        timeout=20,
+        json={"model": "chat", "messages": MSG, "stream": True},
+    ) as r:
         for line in r.iter_lines():
             if '"content":"x"' in line:
                 break

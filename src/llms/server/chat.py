@@ -26,7 +26,9 @@ async def read_body(request: web.Request, max_size: int) -> dict[str, Any]:
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise PayloadTooLarge(f"Request body is over the limit of {max_size} bytes") from None
+        raw = None
+    if raw is None or len(raw) > max_size:
+        raise PayloadTooLarge(f"Request body is over the limit of {max_size} bytes")
     if not raw:
         raise InvalidRequest("Request body is empty: expected a JSON object with `model` and `messages`")
     try:
