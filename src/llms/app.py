@@ -17,7 +17,8 @@ from aiohttp import web
 
 from . import __version__
 from .config import Config, ConfigError, load_config
-from .providers import Provider, factory_for, known_types
+from .core.types import ProviderConfig
+from .providers import Factory, Provider, ProviderConfigInvalid, ProviderUnavailable, factory_for, known_types
 from .router import Router
 from .server import ServerSettings, make_app
 
@@ -60,10 +61,25 @@ def build(config: Config) -> Gateway:
             entry["state"] = f"skipped: ${pc.api_key_env} is not set"
             notices.append(f"{name}: skipped, ${pc.api_key_env} is not set")
         else:
-            entry["state"] = "enabled"
-            providers.append(factory(pc))
+            entry["state"] = _add_provider(config.source, factory, pc, providers, notices)
         status.append(entry)
     return Gateway(config, providers, Router(providers), notices, status)
+
+
+def _add_provider(
+    source: str, factory: Factory, pc: ProviderConfig, providers: list[Provider], notices: list[str]
+) -> str:
+    """Instantiate one entry and return its /status state. A factory may decline with
+    `ProviderUnavailable` (e.g. an optional extra is missing: skipped with a notice) or reject
+    one of its keys with `ProviderConfigInvalid` (a config error naming the key)."""
+    try:
+        providers.append(factory(pc))
+    except ProviderUnavailable as e:
+        notices.append(f"{pc.name}: skipped, {e}")
+        return f"skipped: {e}"
+    except ProviderConfigInvalid as e:
+        raise ConfigError(source, f"providers.{pc.name}.{e.key}", e.reason) from None
+    return "enabled"
 
 
 async def start_providers(gateway: Gateway) -> None:

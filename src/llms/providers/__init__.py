@@ -9,7 +9,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 
 from ..core.types import ProviderConfig
-from .base import Provider
+from .base import Provider, ProviderConfigInvalid, ProviderUnavailable
 
 Factory = Callable[[ProviderConfig], Provider]
 
@@ -38,4 +38,12 @@ def factory_for(type_name: str) -> Factory | None:
     return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
 
 
-__all__ = ["BUILTIN", "Factory", "Provider", "factory_for", "known_types"]
+__all__ = [
+    "BUILTIN",
+    "Factory",
+    "Provider",
+    "ProviderConfigInvalid",
+    "ProviderUnavailable",
+    "factory_for",
+    "known_types",
+]

@@ -14,6 +14,20 @@ from ..core.types import Chunk, ProviderConfig
 from ..transport import UpstreamClient, retry_after_seconds
 
 
+class ProviderUnavailable(Exception):
+    """A factory's answer when its entry cannot run on this machine (e.g. an optional extra
+    is not installed). `llms.app` skips that provider with this one-line message."""
+
+
+class ProviderConfigInvalid(ValueError):
+    """A factory's answer when one of its dialect-specific keys is wrong; `llms.app` turns it
+    into a config error at `providers.<name>.<key>`."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key, self.reason = key, reason
+
+
 class Provider:
     """Base class: holds the entry's models, default parameters, headers and timeouts, and
     one pooled upstream client. Subclasses implement `chat` and `stream`."""
