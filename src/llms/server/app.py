@@ -7,7 +7,6 @@ import html
 import logging
 import time
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import orjson
@@ -18,6 +17,7 @@ from ..core.types import Attempt
 from ..router import Router
 from .chat import ChatHandler, new_request_id
 from .errors import error_middleware
+from .ui import UiAssets
 
 access_log = logging.getLogger("llms.access")
 
@@ -40,6 +40,7 @@ class Routes:
         self.router = router
         self.settings = settings
         self.created = int(time.time())
+        self.ui = UiAssets()
 
     def _model(self, alias: str, provider_name: str) -> dict[str, Any]:
         return {"id": alias, "object": "model", "created": self.created, "owned_by": provider_name}
@@ -70,6 +71,7 @@ class Routes:
                 "version": self.settings.version,
                 "providers": self.settings.providers,
                 "models": len(self.router.candidates),
+                "default_model": self.settings.default_model,
             }
         )
 
@@ -83,9 +85,8 @@ class Routes:
         return json_response({"status": "unavailable", "reason": "no provider is enabled"}, status=503)
 
     async def index(self, request: web.Request) -> web.StreamResponse:
-        ui = resources.files("llms").joinpath("ui", "index.html")
-        if ui.is_file():
-            return web.Response(text=ui.read_text(encoding="utf-8"), content_type="text/html")
+        if self.ui.has_index:
+            return await self.ui.index(request)
         return web.Response(text=self._fallback_page(request), content_type="text/html")
 
     def _fallback_page(self, request: web.Request) -> str:
@@ -157,5 +158,6 @@ def make_app(router: Router, settings: ServerSettings) -> web.Application:
     app.router.add_get("/health", routes.health)
     app.router.add_get("/health/ready", routes.ready)
     app.router.add_get("/", routes.index)
+    app.router.add_get("/ui/{path:.+}", routes.ui.asset)
     app["llms.router"] = router
     return app
