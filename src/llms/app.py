@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from aiohttp import web
 
 from . import __version__
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError, init_home, load_config  # noqa: F401 (init_home: for the cli)
 from .core.types import ProviderConfig
 from .providers import Factory, Provider, ProviderConfigInvalid, ProviderUnavailable, factory_for, known_types
 from .router import Router

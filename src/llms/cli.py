@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     verbose = args.verbose or os.environ.get("VERBOSE", "") not in ("", "0", "false")
     if args.init:
-        from .config import init_home
+        from .app import init_home
 
         path, written = init_home()
         print(f"{'wrote' if written else 'kept the existing'} {path}")

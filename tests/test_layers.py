@@ -1,0 +1,76 @@
+"""The architecture stays true: nothing imports upward (../shared/STYLE.md), only `llms.app`
+imports `llms.config`, and importing the provider registry imports no dialect."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "llms"
+
+# what each layer may import of ours (besides itself)
+ALLOWED = {
+    "core": set(),
+    "transport": {"core"},
+    "providers": {"core", "transport"},
+    "router": {"core", "providers"},
+    "server": {"core", "router"},
+    "config": {"core"},
+    "usage": {"core"},
+    "app": {"core", "transport", "providers", "router", "server", "config", "usage", "__init__"},
+    "cli": {"app", "__init__"},
+    "__main__": {"cli"},
+    "__init__": set(),
+    "data": set(),
+    "ui": set(),
+}
+
+
+def layer_of(path: Path) -> str:
+    rel = path.relative_to(SRC)
+    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
+
+
+def imported_layers(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    pkg = path.relative_to(SRC).parts[:-1]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(pkg[: len(pkg) - node.level + 1])
+                target = base + (node.module.split(".") if node.module else [])
+                if not target:  # `from .. import x` at the top: x is the layer
+                    found.update(a.name for a in node.names)
+                else:
+                    found.add(target[0])
+            elif node.module and node.module.startswith("llms"):
+                parts = node.module.split(".")
+                found.add(parts[1] if len(parts) > 1 else "__init__")
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("llms."):
+                    found.add(a.name.split(".")[1])
+    return found
+
+
+def test_no_upward_imports():
+    problems = []
+    for path in SRC.rglob("*.py"):
+        layer = layer_of(path)
+        if layer not in ALLOWED:
+            problems.append(f"{path.relative_to(SRC)}: unknown layer {layer!r}: add it to ALLOWED")
+            continue
+        bad = imported_layers(path) - ALLOWED[layer] - {layer}
+        bad = {b for b in bad if (SRC / b).is_dir() or (SRC / f"{b}.py").exists()}
+        if bad:
+            problems.append(f"{path.relative_to(SRC)} ({layer}) imports {sorted(bad)}")
+    assert problems == []
+
+
+def test_registry_import_has_no_side_effects():
+    code = "import sys, llms.providers as p; print(sorted(m for m in sys.modules if m.startswith('llms.providers.')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['llms.providers.base']"
