@@ -46,6 +46,10 @@ class Provider:
     async def start(self) -> None:
         """Work a provider does once at start or reload (e.g. discover its models)."""
 
+    def info(self) -> dict[str, Any]:
+        """Live facts `GET /status` adds to this provider's entry (e.g. a local model's memory)."""
+        return {}
+
     def provider_model(self, alias: str) -> str:
         return self.models.get(alias, alias)
 

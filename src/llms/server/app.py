@@ -65,11 +65,12 @@ class Routes:
         return json_response(data)
 
     async def status(self, request: web.Request) -> web.Response:
+        live = {p.name: p.info() for p in self.router.providers}
         return json_response(
             {
                 "status": "ok",
                 "version": self.settings.version,
-                "providers": self.settings.providers,
+                "providers": [{**entry, **live.get(entry["name"], {})} for entry in self.settings.providers],
                 "models": len(self.router.candidates),
                 "default_model": self.settings.default_model,
             }
