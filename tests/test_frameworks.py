@@ -35,8 +35,14 @@ def test_llamaindex_openailike_chat_and_stream(gateway, upstream):
     from llama_index.core.llms import ChatMessage
     from llama_index.llms.openai_like import OpenAILike
 
-    llm = OpenAILike(model="chat", api_base=gateway.url + "/v1", api_key="unused", is_chat_model=True,
-                     context_window=32768, max_retries=0)
+    llm = OpenAILike(
+        model="chat",
+        api_base=gateway.url + "/v1",
+        api_key="unused",
+        is_chat_model=True,
+        context_window=32768,
+        max_retries=0,
+    )
     upstream.on("primary", "p-chat", fu.reply("LlamaIndex works."))
     assert llm.chat([ChatMessage(role="user", content="hi")]).message.content == "LlamaIndex works."
 
