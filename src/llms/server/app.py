@@ -3,8 +3,10 @@ serves comes from the router and the plain settings `llms.app` hands it."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +75,7 @@ class Routes:
                 "providers": [{**entry, **live.get(entry["name"], {})} for entry in self.settings.providers],
                 "models": len(self.router.candidates),
                 "default_model": self.settings.default_model,
+                "runtime": runtime_info(),
             }
         )
 
@@ -100,6 +103,18 @@ class Routes:
             f"<h1>llms</h1><p>OpenAI-compatible API: <code>{html.escape(api)}</code></p>"
             f"<h2>Models</h2><ul>{rows or '<li>No provider is enabled.</li>'}</ul></body></html>"
         )
+
+
+def runtime_info() -> dict[str, Any]:
+    """Live tasks, open file descriptors and resident memory: what a leak would grow."""
+    info: dict[str, Any] = {"tasks": len(asyncio.all_tasks())}
+    try:
+        info["open_fds"] = len(os.listdir("/proc/self/fd"))
+        with open("/proc/self/statm") as f:
+            info["rss_mb"] = round(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+    except OSError:  # not Linux
+        pass
+    return info
 
 
 @web.middleware
