@@ -34,7 +34,8 @@ async def one(session: aiohttp.ClientSession, url: str, i: int) -> str:
             r.close()
             return "disconnected"
         await r.read()
-        return str(r.status)
+        # every provider failing is a 502, or a 503 once their circuit breakers are open
+        return "failed" if r.status in (502, 503) else str(r.status)
 
 
 async def storm(url: str, count: int, concurrency: int) -> dict[str, int]:
@@ -77,7 +78,7 @@ def test_thousands_of_requests_leave_no_tasks_or_connections(gateway, upstream):
     assert warm["open_fds"] <= before["open_fds"] + 2 * 16 + 4, (before, warm)
 
     results = asyncio.run(storm(url, 3000, 16))
-    assert results == {"200": 1200, "disconnected": 600, "502": 600, "404": 600}
+    assert results == {"200": 1200, "disconnected": 600, "failed": 600, "404": 600}
 
     # three times the traffic adds nothing that stays: no task, socket or memory growth
     after = settled(gateway, warm["tasks"] + 1, warm["open_fds"] + 4)
