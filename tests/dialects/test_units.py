@@ -3,8 +3,13 @@ mapping by status and vendor type, schema trimming, and stream mappers fed event
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from llms.app import build
+from llms.config import PACKAGED, parse_config
+from llms.config.loader import default_config_text
 from llms.core.errors import InvalidRequest, UpstreamStatusError, is_retryable
 from llms.providers import anthropic, google, ollama
 from llms.providers.google_openai import openai_chat_url
@@ -298,3 +303,19 @@ def test_ollama_images_must_be_inline():
         ollama.messages([{"role": "user", "content": [url]}], "o")
     inline = {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/"}}
     assert ollama.messages([{"role": "user", "content": [inline]}], "o")[0]["images"] == ["/9j/"]
+
+
+# -- the packaged default llms.json ----------------------------------------------------------
+
+
+def test_packaged_config_has_the_native_dialects():
+    env = {"ANTHROPIC_API_KEY": "a", "GOOGLE_API_KEY": "g", "GOOGLE_FREE_API_KEY": "f"}
+    config = parse_config(json.loads(default_config_text()), PACKAGED, env)
+    types = {name: pc.type for name, pc in config.providers.items()}
+    assert types["anthropic"] == "AnthropicProvider"
+    assert types["google"] == types["google_free"] == "GoogleProvider"
+    assert types["ollama"] == "OllamaProvider" and not config.providers["ollama"].enabled
+    assert config.providers["google"].extra["thinking_config"] == {"thinkingBudget": 1024, "includeThoughts": True}
+    gateway = build(config)
+    built = {p.name: type(p).__name__ for p in gateway.providers}
+    assert built == {"google_free": "GoogleProvider", "google": "GoogleProvider", "anthropic": "AnthropicProvider"}
