@@ -1,0 +1,127 @@
+// The gateway's HTTP API as the UI uses it: the model list, /status, and one streamed chat
+// completion read with fetch + ReadableStream.
+
+import { parsePricing } from './format.js';
+import { SseParser } from './sse.js';
+
+/** An error to show in the conversation: the gateway's envelope when there is one. */
+export class ChatError extends Error {
+  constructor(message, { status = null, type = null, code = null, kind = 'api' } = {}) {
+    super(message);
+    this.status = status;
+    this.type = type;
+    this.code = code;
+    this.kind = kind; // api | network | truncated
+  }
+}
+
+async function getJson(path) {
+  const response = await fetch(path, { headers: { Accept: 'application/json' } });
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+/** Every model `/v1/models` lists, with provider and pricing from llms.py's `/models`. */
+export async function loadModels() {
+  const [v1, details, status] = await Promise.all([
+    getJson('/v1/models'),
+    getJson('/models').catch(() => []),
+    getJson('/status').catch(() => ({})),
+  ]);
+  const byId = new Map((Array.isArray(details) ? details : []).map((m) => [m.id, m]));
+  const models = (v1.data || []).map((m) => {
+    const d = byId.get(m.id) || {};
+    return {
+      id: m.id,
+      provider: d.provider || m.owned_by || 'other',
+      providerModel: d.provider_model || m.id,
+      pricing: parsePricing(d.pricing),
+    };
+  });
+  return { models, defaultModel: status.default_model || null, version: status.version || '' };
+}
+
+async function errorFrom(response) {
+  let envelope = null;
+  try {
+    envelope = await response.json();
+  } catch {
+    /* not JSON: a proxy page or an empty body */
+  }
+  const e = envelope && envelope.error;
+  const message = (e && (e.message || e.type)) || `The gateway answered HTTP ${response.status} ${response.statusText}`;
+  return new ChatError(message, { status: response.status, type: e?.type, code: e?.code });
+}
+
+/**
+ * POSTs a streamed chat completion and yields what arrives:
+ * `{type: 'open', provider, providerModel}`, `{type: 'delta', content, reasoning}`,
+ * `{type: 'usage', usage}`, `{type: 'done'}`. Throws ChatError (HTTP error, in-band error
+ * event, network drop, a stream cut before `[DONE]`) or the AbortError of `signal`.
+ */
+export async function* streamChat(body, signal) {
+  let response;
+  try {
+    response = await fetch('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+      body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
+      signal,
+    });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new ChatError(`Could not reach the gateway (${e.message}).`, { kind: 'network' });
+  }
+  if (!response.ok) throw await errorFrom(response);
+  yield {
+    type: 'open',
+    provider: response.headers.get('x-llms-provider'),
+    providerModel: response.headers.get('x-llms-provider-model'),
+  };
+  const reader = response.body.getReader();
+  const parser = new SseParser();
+  try {
+    for (;;) {
+      let read;
+      try {
+        read = await reader.read();
+      } catch (e) {
+        if (e.name === 'AbortError') throw e;
+        throw new ChatError('The connection to the gateway dropped before the reply finished.', { kind: 'network' });
+      }
+      for (const data of parser.push(read.done ? null : read.value)) {
+        if (data === '[DONE]') {
+          yield { type: 'done' };
+          return;
+        }
+        yield* eventsOf(data);
+      }
+      if (read.done) break;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  throw new ChatError('The reply stopped before it was complete (the stream ended without [DONE]).', {
+    kind: 'truncated',
+  });
+}
+
+function* eventsOf(data) {
+  let chunk;
+  try {
+    chunk = JSON.parse(data);
+  } catch {
+    return; // a keep-alive or an event we do not know: skip it, as OpenAI's clients do
+  }
+  if (chunk.error) {
+    const e = chunk.error;
+    throw new ChatError(e.message || 'The provider failed mid-reply.', { status: e.status, type: e.type, code: e.code });
+  }
+  const delta = chunk.choices?.[0]?.delta;
+  if (delta) {
+    const reasoning = delta.reasoning_content ?? delta.reasoning ?? '';
+    const content = typeof delta.content === 'string' ? delta.content : '';
+    if (content || reasoning) yield { type: 'delta', content, reasoning };
+  }
+  if (chunk.usage) yield { type: 'usage', usage: chunk.usage };
+}
