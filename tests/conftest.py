@@ -32,6 +32,10 @@ def two_provider_config(upstream: FakeUpstream, **provider_extra: object) -> dic
         "defaults": {"headers": {"Content-Type": "application/json", "X-Default": "d"}},
         "limits": {"client_max_size": 1024 * 1024},
         "timeouts": {"connect": 2, "first_byte": 3, "idle": 2, "total": 8},
+        # These tests share one gateway and script one failure at a time: keep issue 2's
+        # "each provider once, in order" (tests/fault/ covers retries and breakers).
+        "retries": 0,
+        "breaker": False,
         "providers": {
             "primary": {
                 "type": "OpenAiProvider",

@@ -1,5 +1,13 @@
 """Composition root: reads the config, builds the providers, the router and the HTTP app,
-and runs the server. The only module that imports `llms.config`."""
+and runs the server. The only module that imports `llms.config`.
+
+While serving, `Live` keeps the configuration current: on SIGHUP or when `llms.json`
+changes (its mtime is polled once a second — no watcher dependency for one file) it builds
+a whole new gateway, swaps the router's table for new requests, and closes the old
+providers once their requests in flight are done; a bad file is logged and changes
+nothing. SIGTERM/SIGINT stop accepting, let requests in flight finish within
+`shutdown.grace` seconds, close the upstream connections and exit 0 (a second signal
+stops at once)."""
 
 from __future__ import annotations
 
@@ -10,16 +18,19 @@ import logging.handlers
 import queue
 import signal
 import sys
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from aiohttp import web
 
 from . import __version__
-from .config import Config, ConfigError, init_home, load_config  # noqa: F401 (init_home: for the cli)
+from .config import PACKAGED, Config, ConfigError, init_home, load_config  # noqa: F401 (init_home: for the cli)
+from .config.reliability import ProviderReliability
 from .core.types import ProviderConfig
 from .providers import Factory, Provider, ProviderConfigInvalid, ProviderUnavailable, factory_for, known_types
-from .router import Router
+from .router import DEFAULT_BUDGET, BreakerPolicy, ProviderPolicy, RetryPolicy, Router, RouterPolicy, Table
 from .server import ServerSettings, make_app
 
 log = logging.getLogger("llms")
@@ -63,7 +74,21 @@ def build(config: Config) -> Gateway:
         else:
             entry["state"] = _add_provider(config.source, factory, pc, providers, notices)
         status.append(entry)
-    return Gateway(config, providers, Router(providers), notices, status)
+    return Gateway(config, providers, Router(providers, router_policy(config)), notices, status)
+
+
+def router_policy(config: Config) -> RouterPolicy:
+    """The router's budget and per-provider retry/breaker/concurrency policies."""
+    rel = config.reliability
+
+    def policy(part: ProviderReliability) -> ProviderPolicy:
+        return ProviderPolicy(RetryPolicy(**part.retries), BreakerPolicy(**part.breaker), part.concurrency)
+
+    return RouterPolicy(
+        budget=rel.budget or DEFAULT_BUDGET,
+        default=policy(rel.default),
+        providers={name: policy(part) for name, part in rel.providers.items()},
+    )
 
 
 def _add_provider(
@@ -88,7 +113,7 @@ async def start_providers(gateway: Gateway) -> None:
             await provider.start()
         except Exception as e:  # a provider that cannot start (e.g. Ollama down) is a notice, not a crash
             gateway.notices.append(f"{provider.name}: {e}")
-    gateway.router = Router(gateway.providers)  # start() may have discovered models
+    gateway.router = Router(gateway.providers, gateway.router.table.policy)  # start() may have discovered models
 
 
 def settings_for(gateway: Gateway, verbose: bool) -> ServerSettings:
@@ -98,6 +123,8 @@ def settings_for(gateway: Gateway, verbose: bool) -> ServerSettings:
         version=__version__,
         providers=gateway.status,
         verbose=verbose,
+        keepalive=gateway.config.reliability.keepalive,
+        write_timeout=gateway.config.reliability.write_timeout,
     )
 
 
@@ -139,16 +166,106 @@ def banner(gateway: Gateway, host: str, port: int, out: TextIO) -> None:
     print(f"API: http://{shown}:{port}/v1", file=out, flush=True)
 
 
+class Live:
+    """The running configuration, reloaded on SIGHUP or when its file changes."""
+
+    def __init__(self, gateway: Gateway, settings: ServerSettings, path: str | None) -> None:
+        self.gateway = gateway
+        self.router = gateway.router  # the object the server holds; reloads swap its table
+        self.settings = settings
+        self.path = path
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._retiring: list[Gateway] = []
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def reload(self, why: str) -> bool:
+        """Build the new configuration; on success route new requests by it."""
+        async with self._lock:
+            try:
+                new = build(load_config(self.path))
+                await start_providers(new)
+            except ConfigError as e:
+                log.error(
+                    "config reload (%s) rejected: %s: %s: %s; still serving the previous config",
+                    why,
+                    e.source,
+                    e.where or "-",
+                    e.reason,
+                )
+                return False
+            except Exception as e:  # a provider factory bug must not take the gateway down
+                log.exception("config reload (%s) failed: %s; still serving the previous config", why, e)
+                return False
+            old, old_table = self.gateway, self.router.swap(new.router)
+            self.gateway = new
+            self.settings.providers = new.status
+            self.settings.default_model = new.config.default_model
+            log.warning(
+                "config reloaded from %s (%s): %d providers, %d models",
+                new.config.source,
+                why,
+                len(new.providers),
+                len(new.router.candidates),
+            )
+            for note in new.notices:
+                log.warning("notice: %s", note)
+            self.spawn(self._retire(old, old_table))
+            return True
+
+    async def _retire(self, gateway: Gateway, table: Table) -> None:
+        """Close the old providers once the requests that started on them are over (every
+        request ends within its budget, so this wait is bounded)."""
+        self._retiring.append(gateway)
+        await table.drained(table.policy.budget + 5)
+        self._retiring.remove(gateway)
+        await gateway.aclose()
+
+    async def watch(self, interval: float = 1.0) -> None:
+        """Poll the config file's stat; reload when it changes."""
+        path = Path(self.gateway.config.source)
+        seen = _stamp(path)
+        while True:
+            await asyncio.sleep(interval)
+            now = _stamp(path)
+            if now != seen:
+                await asyncio.sleep(0.1)  # let the writer finish
+                seen = _stamp(path)
+                await self.reload("file changed")
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for gateway in [*self._retiring, self.gateway]:
+            await gateway.aclose()
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
 async def serve(config_path: str | None, host: str, port: int, verbose: bool, out: TextIO) -> int:
     config = load_config(config_path)
     for key in config.ignored:
         log.debug("llms.json: ignoring top-level key %r", key)
     gateway = build(config)
     await start_providers(gateway)
-    app = make_app(gateway.router, settings_for(gateway, verbose))
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    settings = settings_for(gateway, verbose)
+    live = Live(gateway, settings, config_path)
+    app = make_app(live.router, settings)
+    grace = config.reliability.shutdown_grace
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=grace)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, shutdown_timeout=30, reuse_address=True)
+    site = web.TCPSite(runner, host, port, reuse_address=True)
     try:
         await site.start()
     except OSError as e:
@@ -161,10 +278,33 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: live.spawn(live.reload("SIGHUP")))
+    if config.source != PACKAGED:
+        live.spawn(live.watch())
     await stop.wait()
-    await runner.cleanup()
-    await gateway.aclose()
+    await shutdown(runner, live, grace)
     return 0
+
+
+async def shutdown(runner: web.AppRunner, live: Live, grace: float) -> None:
+    """Stop listening, give requests in flight up to `grace` seconds, then close the
+    upstream connections. A second SIGTERM/SIGINT cuts the wait short."""
+    loop = asyncio.get_running_loop()
+    again = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, again.set)
+    started = time.monotonic()
+    log.warning("shutting down: %d requests in flight get up to %gs", live.router.table.active, grace)
+    cleanup = asyncio.ensure_future(runner.cleanup())
+    forced = asyncio.ensure_future(again.wait())
+    await asyncio.wait({cleanup, forced}, return_when=asyncio.FIRST_COMPLETED)
+    forced.cancel()
+    if not cleanup.done():
+        log.warning("second signal: stopping now")
+        cleanup.cancel()
+        await asyncio.gather(cleanup, return_exceptions=True)
+    await live.aclose()
+    log.warning("stopped after %.1fs", time.monotonic() - started)
 
 
 def run(config_path: str | None, host: str, port: int, verbose: bool) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.types import ProviderConfig, Timeouts
+from .reliability import PER_PROVIDER, TOP_LEVEL, Reliability, parse_reliability
 
 # Request parameters a provider entry may set as defaults; a client's own value wins.
 REQUEST_PARAMS = frozenset(
@@ -35,8 +36,9 @@ REQUEST_PARAMS = frozenset(
 # Keys of a provider entry that describe the provider itself.
 PROVIDER_KEYS = frozenset(
     {"enabled", "type", "base_url", "api_key", "models", "pricing", "default_pricing", "headers", "timeouts", "check"}
+    | PER_PROVIDER
 )
-TOP_LEVEL_KEYS = frozenset({"auth", "defaults", "limits", "convert", "providers", "timeouts"})
+TOP_LEVEL_KEYS = frozenset({"auth", "defaults", "limits", "convert", "providers", "timeouts"}) | TOP_LEVEL
 TIMEOUT_KEYS = ("connect", "first_byte", "idle", "total")
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024
 _ENV_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
@@ -60,6 +62,7 @@ class Config:
     default_model: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
+    reliability: Reliability = field(default_factory=Reliability)
 
 
 def resolve_secret(value: str, env: dict[str, str] | os._Environ[str]) -> tuple[str | None, str | None]:
@@ -144,6 +147,7 @@ def parse_config(data: Any, source: str, env: dict[str, str] | os._Environ[str] 
         default_model=default_model,
         raw=root,
         ignored=ignored,
+        reliability=parse_reliability(c, root),
     )
 
 

@@ -2,35 +2,70 @@
 `llms.json` order; each is tried until one answers. `is_retryable` alone decides whether to
 go on; every failure is kept and the last resort is one aggregate error.
 
+Around that loop: a provider whose breaker is open, or that is at its concurrency cap, is
+skipped (not an attempt); a transient failure is retried at the same provider with backoff
+(`retry.py`) before moving on; one time budget (`budget.py`) bounds the whole request.
+
 Streams may fail over only before their commit point — the first chunk with content — so
-`open_stream` reads ahead to it, then hands the server a stream that can no longer switch.
+`open_stream` reads ahead to it, then hands the server a `CommittedStream` that can no
+longer switch. Before the commit the stream's first token must come within the provider's
+`first_byte` timeout.
+
+The routing table (providers, lanes, breakers) is swapped whole on reload (`swap`): a
+request keeps the table it started with, and the old table counts its requests in flight
+so its providers are closed only when they are done.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.deadline import NEVER, Deadline, current_deadline
 from ..core.errors import AllProvidersFailed, NotFound, UpstreamError, is_retryable
 from ..core.types import Attempt, Chunk, has_content
 from ..providers import Provider
+from . import budget
+from .lanes import Lane, ProviderPolicy, ProviderState, Skip, Unavailable
+
+DEFAULT_BUDGET = 600.0
 
 
-class Router:
-    def __init__(self, providers: Iterable[Provider]) -> None:
+@dataclass(frozen=True, slots=True)
+class RouterPolicy:
+    """The request budget (seconds) and each provider's retry/breaker/concurrency policy."""
+
+    budget: float = DEFAULT_BUDGET
+    default: ProviderPolicy = field(default_factory=ProviderPolicy)
+    providers: Mapping[str, ProviderPolicy] = field(default_factory=dict)
+
+    def for_provider(self, name: str) -> ProviderPolicy:
+        return self.providers.get(name, self.default)
+
+
+class Table:
+    """One configuration's routing: alias → lanes in order, and requests in flight."""
+
+    __slots__ = ("providers", "policy", "states", "candidates", "lanes", "active")
+
+    def __init__(self, providers: Iterable[Provider], policy: RouterPolicy) -> None:
         self.providers = list(providers)
+        self.policy = policy
+        self.states = {p.name: ProviderState(p, policy.for_provider(p.name)) for p in self.providers}
         self.candidates: dict[str, list[Provider]] = {}
+        self.lanes: dict[str, list[Lane]] = {}
         for provider in self.providers:
+            state = self.states[provider.name]
             for alias in provider.models:
                 self.candidates.setdefault(alias, []).append(provider)
+                self.lanes.setdefault(alias, []).append(Lane(state, alias))
+        self.active = 0
 
-    def models(self) -> list[tuple[str, Provider]]:
-        """Each alias with the provider that would serve it first, in config order."""
-        return [(alias, providers[0]) for alias, providers in self.candidates.items()]
-
-    def _candidates(self, model: str) -> list[Provider]:
-        found = self.candidates.get(model)
+    def lanes_for(self, model: str) -> list[Lane]:
+        found = self.lanes.get(model)
         if not found:
             raise NotFound(
                 f"The model '{model}' does not exist or is not served by any enabled provider. "
@@ -40,41 +75,125 @@ class Router:
             )
         return found
 
-    async def chat(self, request: dict[str, Any], attempt: Attempt) -> dict[str, Any]:
-        errors: list[UpstreamError] = []
-        for provider in self._candidates(attempt.model):
-            _start(attempt, provider)
-            try:
-                return await provider.chat(request, attempt.model)
-            except UpstreamError as e:
-                if not is_retryable(e):
-                    raise
-                errors.append(e)
-        raise AllProvidersFailed(attempt.model, errors)
+    async def drained(self, timeout: float) -> bool:
+        """Wait until no request of this table is in flight (True), or `timeout` passes."""
+        end = time.monotonic() + timeout
+        while self.active > 0 and time.monotonic() < end:
+            await asyncio.sleep(0.05)
+        return self.active <= 0
 
-    async def open_stream(self, request: dict[str, Any], attempt: Attempt) -> AsyncIterator[Chunk]:
+
+class Router:
+    def __init__(self, providers: Iterable[Provider], policy: RouterPolicy | None = None) -> None:
+        self._table = Table(providers, policy or RouterPolicy())
+
+    # -- what the server reads --------------------------------------------------------------
+
+    @property
+    def providers(self) -> list[Provider]:
+        return self._table.providers
+
+    @property
+    def candidates(self) -> dict[str, list[Provider]]:
+        return self._table.candidates
+
+    @property
+    def table(self) -> Table:
+        return self._table
+
+    def models(self) -> list[tuple[str, Provider]]:
+        """Each alias with the provider that would serve it first, in config order."""
+        return [(alias, providers[0]) for alias, providers in self._table.candidates.items()]
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        """Per provider: requests in flight, concurrency cap, breaker states (for /status)."""
+        return {name: state.status() for name, state in self._table.states.items()}
+
+    def swap(self, other: Router) -> Table:
+        """Route new requests by `other`'s table from now on; return the old table."""
+        old, self._table = self._table, other._table
+        return old
+
+    # -- requests -----------------------------------------------------------------------------
+
+    async def chat(self, request: dict[str, Any], attempt: Attempt, timeout: float | None = None) -> dict[str, Any]:
+        table = self._table
+        lanes = table.lanes_for(attempt.model)
+        deadline = budget.start(table.policy.budget, timeout)
+        token = current_deadline.set(deadline)
+        table.active += 1
+        try:
+            return await _run(table, lanes, request, attempt, deadline, False)  # type: ignore[no-any-return]
+        finally:
+            table.active -= 1
+            current_deadline.reset(token)
+
+    async def open_stream(
+        self, request: dict[str, Any], attempt: Attempt, timeout: float | None = None
+    ) -> AsyncIterator[Chunk]:
         """Return a stream already past its commit point (the first content chunk has been
         read, or the stream ended); errors before that point fail over."""
-        errors: list[UpstreamError] = []
-        for provider in self._candidates(attempt.model):
-            _start(attempt, provider)
-            stream = provider.stream(request, attempt.model)
-            ahead: list[Chunk] = []
+        table = self._table
+        lanes = table.lanes_for(attempt.model)
+        deadline = budget.start(table.policy.budget, timeout)
+        token = current_deadline.set(deadline)
+        table.active += 1
+        try:
+            return await _run(table, lanes, request, attempt, deadline, True)  # type: ignore[no-any-return]
+        except BaseException:
+            table.active -= 1
+            raise
+        finally:
+            current_deadline.reset(token)
+
+
+async def _run(
+    table: Table, lanes: list[Lane], request: dict[str, Any], attempt: Attempt, deadline: Deadline, streaming: bool
+) -> Any:
+    """Try the lanes in order (each with its retries) until one answers."""
+    errors: list[UpstreamError] = []
+    skipped: list[Skip] = []
+    for lane in lanes:
+        retries = 0
+        while True:
+            skip = lane.admit()
+            if skip is not None:
+                skipped.append(skip)
+                break
+            _start(attempt, lane.provider)
             try:
-                async for chunk in _until_content(stream, ahead):
-                    ahead.append(chunk)
+                if streaming:
+                    result: Any = await _open(table, lane, request, attempt, deadline)
+                else:
+                    result = await lane.provider.chat(request, attempt.model)
+                    lane.leave()
             except UpstreamError as e:
-                await stream.aclose()
+                lane.leave()
+                errors.append(e)
+                if budget.spent(deadline):
+                    lane.released()
+                    raise budget.BudgetExceeded(attempt.model, deadline, errors, [s.short() for s in skipped]) from None
+                lane.failed(e)
                 if not is_retryable(e):
                     raise
-                errors.append(e)
+                delay = lane.state.retry.delay(e, retries)
+                if delay is None or not budget.fits(deadline, delay):
+                    break
+                retries += 1
+                await asyncio.sleep(delay + (0.02 if e.retry_after else 0.0))  # past the breaker's hold
                 continue
             except BaseException:
-                await stream.aclose()
+                lane.leave()
+                lane.released()
                 raise
-            attempt.first_chunk_at = time.perf_counter()
-            return _chain(ahead, stream)
-        raise AllProvidersFailed(attempt.model, errors)
+            lane.succeeded()
+            return result
+    if errors:
+        failed = AllProvidersFailed(attempt.model, errors)
+        if skipped:
+            failed.message += "; " + "; ".join(s.short() for s in skipped)
+        raise failed
+    raise Unavailable(attempt.model, skipped)
 
 
 def _start(attempt: Attempt, provider: Provider) -> None:
@@ -84,7 +203,30 @@ def _start(attempt: Attempt, provider: Provider) -> None:
     attempt.tried.append(provider.name)
 
 
-async def _until_content(stream: AsyncIterator[Chunk], ahead: list[Chunk]) -> AsyncIterator[Chunk]:
+async def _open(
+    table: Table, lane: Lane, request: dict[str, Any], attempt: Attempt, deadline: Deadline
+) -> CommittedStream:
+    """Start a stream at one provider and read ahead to its first content chunk."""
+    provider = lane.provider
+    first = provider.timeouts.first_byte
+    deadline.first_token_seconds = first
+    deadline.first_token_by = asyncio.get_running_loop().time() + first
+    stream = provider.stream(request, attempt.model)
+    ahead: list[Chunk] = []
+    try:
+        async for chunk in _until_content(stream):
+            ahead.append(chunk)
+    except BaseException:
+        deadline.first_token_by = NEVER
+        await stream.aclose()  # type: ignore[attr-defined]
+        raise
+    deadline.first_token_by = NEVER
+    attempt.first_chunk_at = time.perf_counter()
+    ahead.reverse()  # popped from the end
+    return CommittedStream(ahead, stream, lane, table, deadline)
+
+
+async def _until_content(stream: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
     """Chunks of `stream` up to and including the first with content (without closing it)."""
     while True:
         try:
@@ -96,11 +238,46 @@ async def _until_content(stream: AsyncIterator[Chunk], ahead: list[Chunk]) -> As
             return
 
 
-async def _chain(ahead: list[Chunk], stream: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
-    try:
-        for chunk in ahead:
-            yield chunk
-        async for chunk in stream:
-            yield chunk
-    finally:
-        await stream.aclose()  # type: ignore[attr-defined]
+class CommittedStream:
+    """A stream past its commit point: the chunks read ahead, then the rest of the upstream
+    stream. A failure now is the provider's (the breaker hears of it) and travels to the
+    client in-band. `aclose()` ends it and frees its slot; safe to call more than once."""
+
+    __slots__ = ("_ahead", "_stream", "_lane", "_table", "_deadline", "_open")
+
+    def __init__(
+        self, ahead: list[Chunk], stream: AsyncIterator[Chunk], lane: Lane, table: Table, deadline: Deadline
+    ) -> None:
+        self._ahead = ahead
+        self._stream = stream
+        self._lane = lane
+        self._table = table
+        self._deadline = deadline
+        self._open = True
+
+    def __aiter__(self) -> CommittedStream:
+        return self
+
+    async def __anext__(self) -> Chunk:
+        if self._ahead:
+            return self._ahead.pop()
+        try:
+            return await anext(self._stream)
+        except StopAsyncIteration:
+            await self.aclose()
+            raise
+        except UpstreamError as e:
+            if self._open:
+                if budget.spent(self._deadline):
+                    self._lane.released()
+                else:
+                    self._lane.failed(e)
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        if self._open:
+            self._open = False
+            self._lane.leave()
+            self._table.active -= 1
+            await self._stream.aclose()  # type: ignore[attr-defined]

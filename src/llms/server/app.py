@@ -31,6 +31,8 @@ class ServerSettings:
     version: str = ""
     providers: list[dict[str, Any]] = field(default_factory=list)  # for /status: name, type, state, models
     verbose: bool = False
+    keepalive: float = 15.0  # SSE comment frame after this many seconds of silence (0: never)
+    write_timeout: float = 60.0  # a streaming client that reads nothing for this long is cut off
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -67,7 +69,8 @@ class Routes:
         return json_response(data)
 
     async def status(self, request: web.Request) -> web.Response:
-        live = {p.name: p.info() for p in self.router.providers}
+        health = self.router.health()  # requests in flight, breaker states
+        live = {p.name: {**p.info(), **health.get(p.name, {})} for p in self.router.providers}
         return json_response(
             {
                 "status": "ok",
@@ -164,7 +167,7 @@ def make_app(router: Router, settings: ServerSettings) -> web.Application:
     # client_max_size + 1 MiB: our own check answers 413 in the envelope; aiohttp's is a backstop.
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_size + 1024 * 1024)
     routes = Routes(router, settings)
-    chat = ChatHandler(router, settings.max_size)
+    chat = ChatHandler(router, settings.max_size, settings.keepalive, settings.write_timeout)
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_post("/chat/completions", chat)
     app.router.add_get("/v1/models", routes.models)

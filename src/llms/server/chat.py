@@ -1,9 +1,18 @@
 """`POST /v1/chat/completions`: read and check the body once, hand it to the router, answer
-with JSON or forward the stream event by event (flushed per event, never buffered)."""
+with JSON or forward the stream event by event (flushed per event, never buffered).
+
+A stream ends in exactly one of three ways: `data: [DONE]` after a complete answer; an
+in-band error event (and no `[DONE]`) when it fails after its first chunk, when the
+gateway shuts down under it, or when it failed before content after keep-alive frames had
+already started the response; or a plain HTTP error status when it failed before anything
+was sent. `x-llms-timeout: SECONDS` lowers the request's time budget.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import os
 import time
 from typing import Any
@@ -14,7 +23,13 @@ from aiohttp import web
 from ..core.errors import GatewayError, InvalidRequest, PayloadTooLarge
 from ..core.types import Attempt
 from ..router import Router
+from .keepalive import Heartbeat
 from .sse import DONE, encode_chunk, encode_error
+
+BUDGET_HEADER = "x-llms-timeout"
+SHUTTING_DOWN = GatewayError(
+    "The gateway stopped before the answer was complete (shutting down)", status=503, code="shutting_down"
+)
 
 access_log = logging.getLogger("llms.access")
 
@@ -56,19 +71,22 @@ def check_chat(body: dict[str, Any]) -> None:
 
 
 class ChatHandler:
-    def __init__(self, router: Router, max_size: int) -> None:
+    def __init__(self, router: Router, max_size: int, keepalive: float = 15.0, write_timeout: float = 60.0) -> None:
         self.router = router
         self.max_size = max_size
+        self.keepalive = keepalive
+        self.write_timeout = write_timeout
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         attempt = Attempt(model="", started=time.perf_counter())
         request["llms.attempt"] = attempt
+        budget = requested_budget(request)
         body = await read_body(request, self.max_size)
         check_chat(body)
         attempt.model = body["model"]
         if body.get("stream"):
-            return await self._stream(request, body, attempt)
-        result = await self.router.chat(body, attempt)
+            return await self._stream(request, body, attempt, budget)
+        result = await self.router.chat(body, attempt, budget)
         metadata: dict[str, Any] = {"duration": round((time.perf_counter() - attempt.started) * 1000)}
         if attempt.pricing:
             metadata["pricing"] = attempt.pricing
@@ -76,37 +94,72 @@ class ChatHandler:
         request["llms.usage"] = result.get("usage")
         return web.Response(body=orjson.dumps(result), content_type="application/json", headers=_headers(attempt))
 
-    async def _stream(self, request: web.Request, body: dict[str, Any], attempt: Attempt) -> web.StreamResponse:
-        stream = await self.router.open_stream(body, attempt)
-        response = web.StreamResponse(headers=_headers(attempt))
+    async def _stream(
+        self, request: web.Request, body: dict[str, Any], attempt: Attempt, budget: float | None
+    ) -> web.StreamResponse:
+        response = web.StreamResponse()
         response.content_type = "text/event-stream"
         response.headers["Cache-Control"] = "no-cache"
         response.headers["X-Accel-Buffering"] = "no"
+        beat = Heartbeat(request, response, self.keepalive, self.write_timeout)
+        stream = None
         try:
-            await response.prepare(request)
+            try:
+                stream = await self.router.open_stream(body, attempt, budget)
+            finally:
+                await beat.settle()
+            if not beat.started:
+                response.headers.update(_headers(attempt))
+                beat.started = True
+                await response.prepare(request)
             write = response.write
             usage = None
             async for chunk in stream:
                 if chunk.data.get("usage"):
                     usage = chunk.data["usage"]
+                beat.pending += 1
                 await write(encode_chunk(chunk))
+                beat.pending -= 1
+                beat.writes += 1
             await write(DONE)
             request["llms.usage"] = usage
         except GatewayError as e:
+            if not beat.started:
+                raise  # nothing sent yet: a real HTTP error status
             # Past the commit point: the error travels in-band and the stream ends, no [DONE].
             request["llms.error"] = e
             await _write_quietly(response, encode_error(e))
         except ConnectionError:
-            request["llms.error"] = "client disconnected"
+            request["llms.error"] = "client too slow, cut off" if beat.aborted else "client disconnected"
+        except asyncio.CancelledError:
+            if beat.started:  # shutdown deadline (or the client left: then this write fails quietly)
+                await _write_quietly(response, encode_error(SHUTTING_DOWN))
+            raise
         finally:
-            await stream.aclose()  # type: ignore[attr-defined]
+            beat.stop()
+            if stream is not None:
+                await stream.aclose()  # type: ignore[attr-defined]
         return response
+
+
+def requested_budget(request: web.Request) -> float | None:
+    """The `x-llms-timeout` header in seconds (it can only lower the configured budget)."""
+    raw = request.headers.get(BUDGET_HEADER)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise InvalidRequest(f"`{BUDGET_HEADER}` must be a number of seconds above 0, got {raw!r}", param=BUDGET_HEADER)
+    return value
 
 
 async def _write_quietly(response: web.StreamResponse, data: bytes) -> None:
     try:
         await response.write(data)
-    except ConnectionError:
+    except (ConnectionError, RuntimeError):  # client gone, or the transport already closed
         pass
 
 

@@ -14,29 +14,52 @@ from typing import Any
 
 import aiohttp
 
+from ..core.deadline import Deadline, current_deadline
 from ..core.errors import UpstreamConnectionError, UpstreamTimeout
 from ..core.types import Timeouts
 
+# Which limit an attempt's single timer is currently set to (for the timeout message).
+FIRST_BYTE, IDLE, TOTAL, BUDGET, FIRST_TOKEN = range(5)
+
 
 class UpstreamResponse:
-    """An upstream answer whose headers have arrived; the body is read under the
-    attempt's idle and total deadlines."""
+    """An upstream answer whose headers have arrived; the body is read under the attempt's
+    idle and total deadlines, the request's budget and, for a stream that has not yet
+    produced content, its first-token deadline."""
 
-    __slots__ = ("_resp", "_deadline", "_total_at", "_provider", "_timeouts", "status", "headers")
+    __slots__ = (
+        "_resp",
+        "_deadline",
+        "_total_at",
+        "_total_why",
+        "_clock",
+        "_loop",
+        "_timeouts",
+        "why",
+        "provider",
+        "status",
+        "headers",
+    )
 
     def __init__(
         self,
         resp: aiohttp.ClientResponse,
         deadline: asyncio.Timeout,
         total_at: float,
+        total_why: int,
+        clock: Deadline | None,
         provider: str,
         timeouts: Timeouts,
     ) -> None:
         self._resp = resp
         self._deadline = deadline
         self._total_at = total_at
-        self._provider = provider
+        self._total_why = total_why
+        self._clock = clock
+        self._loop = asyncio.get_running_loop()
         self._timeouts = timeouts
+        self.why = FIRST_BYTE  # until the first _arm, the headers' timer still runs (open() sets which)
+        self.provider = provider
         self.status = resp.status
         self.headers = resp.headers
 
@@ -46,7 +69,7 @@ class UpstreamResponse:
         try:
             return await self._resp.read()
         except aiohttp.ClientError as e:
-            raise _connection_error(self._provider, e) from None
+            raise _connection_error(self.provider, e) from None
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         """Body bytes as they arrive; each wait is bounded by the idle timeout."""
@@ -60,11 +83,20 @@ class UpstreamResponse:
                     return
                 yield data
         except aiohttp.ClientError as e:
-            raise _connection_error(self._provider, e) from None
+            raise _connection_error(self.provider, e) from None
 
     def _arm(self, seconds: float) -> None:
-        """Move the attempt's deadline to `seconds` from now, never past the total."""
-        self._deadline.reschedule(min(asyncio.get_running_loop().time() + seconds, self._total_at))
+        """Move the attempt's timer to `seconds` from now, never past the total, the budget
+        or (before a stream's first token) the first-token deadline."""
+        at = self._loop.time() + seconds
+        why = IDLE
+        if self._total_at <= at:
+            at, why = self._total_at, self._total_why
+        clock = self._clock
+        if clock is not None and clock.first_token_by < at:
+            at, why = clock.first_token_by, FIRST_TOKEN
+        self.why = why
+        self._deadline.reschedule(at)
 
 
 class UpstreamClient:
@@ -97,14 +129,22 @@ class UpstreamClient:
         timeouts: Timeouts,
     ) -> AsyncIterator[UpstreamResponse]:
         """Send the request and yield once the response headers are in. Timeouts raise
-        `UpstreamTimeout` naming the phase; connection failures `UpstreamConnectionError`."""
+        `UpstreamTimeout` naming the limit that ran out; connection failures
+        `UpstreamConnectionError`. The request's `Deadline` (when the router set one) caps
+        every wait."""
         session = self._get_session()
         loop = asyncio.get_running_loop()
         start = loop.time()
-        total_at = start + timeouts.total
-        phase = "waiting for the first byte"
+        clock = current_deadline.get()
+        total_at, total_why = start + timeouts.total, TOTAL
+        if clock is not None and clock.at < total_at:
+            total_at, total_why = clock.at, BUDGET
+        first_at, why = start + timeouts.first_byte, FIRST_BYTE
+        if total_at <= first_at:
+            first_at, why = total_at, total_why
+        answer: UpstreamResponse | None = None
         try:
-            async with asyncio.timeout_at(min(total_at, start + timeouts.first_byte)) as deadline:
+            async with asyncio.timeout_at(first_at) as deadline:
                 async with session.request(
                     method,
                     url,
@@ -112,17 +152,13 @@ class UpstreamClient:
                     headers=headers,
                     timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect),
                 ) as resp:
-                    phase = "between chunks"
-                    yield UpstreamResponse(resp, deadline, total_at, self.provider, timeouts)
+                    answer = UpstreamResponse(resp, deadline, total_at, total_why, clock, self.provider, timeouts)
+                    answer.why = why
+                    yield answer
         except TimeoutError:
-            elapsed = loop.time() - start
-            if elapsed >= timeouts.total - 0.001:
-                what = f"no complete answer within {timeouts.total:g}s"
-            elif phase == "between chunks":
-                what = f"stalled: no data for {timeouts.idle:g}s"
-            else:
-                what = f"no response within {timeouts.first_byte:g}s"
-            raise UpstreamTimeout(f"timeout: {what}", provider=self.provider) from None
+            raise UpstreamTimeout(
+                "timeout: " + _timeout_text(answer.why if answer else why, timeouts, clock), provider=self.provider
+            ) from None
         except aiohttp.ServerTimeoutError:
             raise UpstreamTimeout(
                 f"timeout: could not connect within {timeouts.connect:g}s", provider=self.provider
@@ -134,6 +170,18 @@ class UpstreamClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _timeout_text(why: int, timeouts: Timeouts, clock: Deadline | None) -> str:
+    if why == BUDGET and clock is not None:
+        return f"the request's time budget of {clock.seconds:g}s ran out"
+    if why == FIRST_TOKEN and clock is not None:
+        return f"no first token within {clock.first_token_seconds:g}s"
+    if why == TOTAL:
+        return f"no complete answer within {timeouts.total:g}s"
+    if why == IDLE:
+        return f"stalled: no data for {timeouts.idle:g}s"
+    return f"no response within {timeouts.first_byte:g}s"
 
 
 def _connection_error(provider: str, e: BaseException) -> UpstreamConnectionError:
