@@ -1,0 +1,253 @@
+"""Translation overhead: what the gateway adds to a request in a native dialect (Anthropic,
+Gemini, Ollama) compared with an OpenAI pass-through, on loopback, run by hand:
+
+    python3 benchmarks/dialects.py                 # ~1 min: 3 rounds × 4 dialects × 1,500 requests
+    python3 benchmarks/dialects.py --requests 300 --rounds 1     # quick look
+
+A mock upstream (a separate process) answers each dialect's endpoint with its recorded answer
+from tests/transcripts/<dialect>/text.json (and .sse/.ndjson for streams). For each dialect the
+client first calls the mock directly with that dialect's own request body, then the same
+question through the gateway in OpenAI's shape; the gateway's overhead is the difference of
+the medians. The goal from issue 3: a translated request's overhead within 1.5× of the
+pass-through (openai) overhead. Results: a table on stdout and a JSON file under
+benchmarks/results/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSCRIPTS = ROOT / "tests" / "transcripts"
+DIALECTS = ("openai", "anthropic", "google", "ollama")
+QUESTION = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]
+TYPES = {"openai": "OpenAiProvider", "anthropic": "AnthropicProvider", "google": "GoogleProvider"}
+TYPES["ollama"] = "OllamaProvider"
+
+
+# -- the mock upstream (runs in its own process: `--mock PORT`) ---------------------------------
+
+
+def mock_app() -> web.Application:
+    bodies = {d: (TRANSCRIPTS / d / "text.json").read_bytes() for d in DIALECTS}
+    streams = {d: (TRANSCRIPTS / d / ("text.ndjson" if d == "ollama" else "text.sse")).read_bytes() for d in DIALECTS}
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        dialect = request.match_info["dialect"]
+        body = await request.json()
+        streamed = body.get("stream", dialect == "ollama") if dialect != "google" else "stream" in request.path
+        if not streamed:
+            return web.Response(body=bodies[dialect], content_type="application/json")
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(streams[dialect])
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/{dialect}/{tail:.*}", handle)
+    return app
+
+
+# -- requests ------------------------------------------------------------------------------
+
+
+def direct_request(dialect: str, base: str, stream: bool) -> tuple[str, dict]:
+    """The dialect's own request for QUESTION, as a client of the vendor would send it."""
+    if dialect == "anthropic":
+        body = {"model": "m", "system": "Be brief.", "max_tokens": 4096, "stream": stream}
+        body["messages"] = [{"role": "user", "content": [{"type": "text", "text": "Say hello."}]}]
+        return f"{base}/anthropic/v1/messages", body
+    if dialect == "google":
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        body = {"contents": [{"role": "user", "parts": [{"text": "Say hello."}]}]}
+        body["systemInstruction"] = {"parts": [{"text": "Be brief."}]}
+        return f"{base}/google/v1beta/models/m:{method}", body
+    if dialect == "ollama":
+        return f"{base}/ollama/api/chat", {"model": "m", "messages": QUESTION, "stream": stream}
+    return f"{base}/openai/v1/chat/completions", {"model": "m", "messages": QUESTION, "stream": stream}
+
+
+async def timed(session: aiohttp.ClientSession, url: str, body: dict, n: int) -> list[float]:
+    payload = json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    out = []
+    for _ in range(n):
+        start = time.perf_counter()
+        async with session.post(url, data=payload, headers=headers) as r:
+            await r.read()
+            if r.status != 200:
+                raise RuntimeError(f"{url}: HTTP {r.status}")
+        out.append(time.perf_counter() - start)
+    return out
+
+
+# -- processes -----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def start(cmd: list[str], port: int, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    wait_port(port, proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def gateway_config(mock: str) -> dict:
+    providers = {}
+    for d in DIALECTS:
+        providers[d] = {"type": TYPES[d], "base_url": f"{mock}/{d}", "api_key": "k", "models": {f"{d}-m": "m"}}
+    return {"providers": providers}
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+async def measure(mock: str, gateway: str, n: int, rounds: int, stream: bool) -> dict[str, dict[str, float]]:
+    samples: dict[str, dict[str, list[float]]] = {d: {"direct": [], "gateway": []} for d in DIALECTS}
+    connector = aiohttp.TCPConnector(limit=1)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        for d in DIALECTS:  # warm-up: connections, imports, JIT-less caches
+            await timed(session, *direct_request(d, mock, stream), 50)
+            await timed(session, f"{gateway}/v1/chat/completions", via_gateway(d, stream), 50)
+        for _ in range(rounds):
+            for d in DIALECTS:
+                samples[d]["direct"].append(
+                    statistics.median(await timed(session, *direct_request(d, mock, stream), n))
+                )
+                got = await timed(session, f"{gateway}/v1/chat/completions", via_gateway(d, stream), n)
+                samples[d]["gateway"].append(statistics.median(got))
+    return {d: {k: statistics.median(v) * 1e6 for k, v in s.items()} for d, s in samples.items()}
+
+
+def via_gateway(dialect: str, stream: bool) -> dict:
+    return {"model": f"{dialect}-m", "messages": QUESTION, "stream": stream}
+
+
+def translation_cost(n: int = 20000) -> dict[str, float]:
+    """µs of pure mapping per plain request (request out + answer in), no I/O: what a dialect
+    adds on the CPU over the pass-through's serialise + parse."""
+    import orjson
+
+    from llms.providers import anthropic, google, ollama
+
+    req = {"model": "m", "messages": QUESTION, "temperature": 0.2}
+    answers = {d: (TRANSCRIPTS / d / "text.json").read_bytes() for d in DIALECTS}
+    steps = {
+        "openai": lambda: (orjson.dumps({**req, "model": "m"}), orjson.loads(answers["openai"])),
+        "anthropic": lambda: (
+            orjson.dumps(anthropic.to_anthropic(req, stream=False)),
+            anthropic.from_anthropic(orjson.loads(answers["anthropic"]), "m"),
+        ),
+        "google": lambda: (
+            orjson.dumps(google.to_gemini(req, "g")),
+            google.from_gemini(orjson.loads(answers["google"]), "m"),
+        ),
+        "ollama": lambda: (
+            orjson.dumps(ollama.to_ollama(req, "o", stream=False, options={})),
+            ollama.from_ollama(orjson.loads(answers["ollama"]), "m"),
+        ),
+    }
+    out = {}
+    for d, step in steps.items():
+        start = time.perf_counter()
+        for _ in range(n):
+            step()
+        out[d] = (time.perf_counter() - start) / n * 1e6
+    return out
+
+
+def report(results: dict[str, dict[str, dict[str, float]]]) -> str:
+    lines = ["| dialect | mode | direct p50 µs | via gateway p50 µs | overhead µs | × openai overhead |"]
+    lines.append("| --- | --- | ---: | ---: | ---: | ---: |")
+    for mode, per in results.items():
+        base = per["openai"]["gateway"] - per["openai"]["direct"]
+        for d, r in per.items():
+            overhead = r["gateway"] - r["direct"]
+            lines.append(
+                f"| {d} | {mode} | {r['direct']:.0f} | {r['gateway']:.0f} | {overhead:.0f} | {overhead / base:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--requests", type=int, default=1500, help="requests per dialect, target and round")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--mock", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.mock:
+        web.run_app(mock_app(), host="127.0.0.1", port=args.mock, print=None, access_log=None)
+        return 0
+    work = Path(tempfile.mkdtemp(prefix="llms-dialects-bench-"))
+    mock_port, gw_port = free_port(), free_port()
+    mock = start([sys.executable, __file__, "--mock", str(mock_port)], mock_port, work / "mock.log")
+    gw = None
+    try:
+        config = work / "llms.json"
+        config.write_text(json.dumps(gateway_config(f"http://127.0.0.1:{mock_port}")))
+        cmd = [sys.executable, "-m", "llms", "--serve", str(gw_port), "--config", str(config)]
+        gw = start(cmd, gw_port, work / "gateway.log")
+        urls = (f"http://127.0.0.1:{mock_port}", f"http://127.0.0.1:{gw_port}")
+        results = {
+            "plain": asyncio.run(measure(*urls, args.requests, args.rounds, stream=False)),
+            "streamed": asyncio.run(measure(*urls, args.requests, args.rounds, stream=True)),
+        }
+    finally:
+        if gw is not None:
+            stop(gw)
+        stop(mock)
+    print(report(results))
+    sys.path.insert(0, str(ROOT / "src"))
+    cpu = translation_cost()
+    print("\nCPU per plain request, mapping only (µs): " + ", ".join(f"{d} {v:.1f}" for d, v in cpu.items()))
+    results["mapping_us"] = cpu  # type: ignore[assignment]
+    out = ROOT / "benchmarks" / "results" / f"dialects-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"requests": args.requests, "rounds": args.rounds, "results": results}, indent=2))
+    print(f"\nwritten: {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
