@@ -6,8 +6,11 @@ non-root user, a clean SIGTERM stop, and no build secrets left in the image."""
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import shutil
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
@@ -20,9 +23,18 @@ from . import podman as pm
 from .conftest import BuiltImage
 
 # `podman stop` waits this long after SIGTERM before SIGKILL: longer than the gateway's drain
-# deadline (aiohttp's shutdown_timeout=30 in llms.app), so exit code 0 means it stopped by itself.
+# deadline (30 s by default), so exit code 0 means it stopped by itself.
 STOP_GRACE = 45
 PACKAGED_GROQ_MODEL = "kimi-k2"  # an alias the packaged llms.json serves with groq
+
+# The docker commands the docs show; the tests below run these very lines (with podman).
+DOCS = (pm.ROOT / "docs" / "docker.md", pm.ROOT / "README.md")
+DOCUMENTED_BUILD = "docker build -t llms ."  # the `image` fixture: podman build -t TAG ROOT
+DOCUMENTED_RUN = (
+    "docker run -d -p 8000:8000 -e GROQ_API_KEY=... llms",
+    'docker run -d -p 8000:8000 -v "$PWD/llms.json:/home/llms/.llms/llms.json:ro" -e GROQ_API_KEY=... llms',
+)
+DOCUMENTED_COMPOSE = "docker compose up -d"
 
 
 def get_json(url: str) -> object:
@@ -70,25 +82,68 @@ def test_no_build_secrets_or_pip_config_in_image(image: BuiltImage, tmp_path: Pa
     assert not found, f"build secrets or pip configuration in the image: {found}"
 
 
-def test_documented_docker_run(image: BuiltImage) -> None:
-    """`docker run -d -p 8000:8000 -e GROQ_API_KEY=… llms` (on a free port instead of 8000)."""
+def documented_docker_lines() -> list[str]:
+    """Every line starting with `docker ` in the ```sh blocks of docs/docker.md and README.md."""
+    lines = []
+    for path in DOCS:
+        if path.exists():
+            for block in re.findall(r"```sh\n(.*?)```", path.read_text(), flags=re.S):
+                lines += [line.strip() for line in block.splitlines() if line.strip().startswith("docker ")]
+    return lines
+
+
+def test_documented_docker_commands_are_the_tested_ones() -> None:
+    lines = documented_docker_lines()
+    assert {DOCUMENTED_BUILD, DOCUMENTED_RUN[0], DOCUMENTED_COMPOSE} <= set(lines)
+    untested = [line for line in lines if line not in {DOCUMENTED_BUILD, *DOCUMENTED_RUN, DOCUMENTED_COMPOSE}]
+    assert not untested, f"documented but not run by this test: {untested}"
+
+
+def podman_run_args(line: str, host_port: int, cwd: Path) -> list[str]:
+    """A documented `docker run -d … llms` line as podman run options: the host port is a free
+    one instead of 8000 and `$PWD` is `cwd`; the image name is left off."""
+    words = shlex.split(line.replace("$PWD", str(cwd)))
+    assert words[:3] == ["docker", "run", "-d"] and words[-1] == "llms", line
+    return [f"{host_port}:8000" if w == "8000:8000" else w for w in words[3:-1]]
+
+
+@pytest.mark.parametrize("line", DOCUMENTED_RUN, ids=["packaged-config", "own-llms-json"])
+def test_documented_docker_run(image: BuiltImage, line: str, tmp_path: Path) -> None:
+    """The documented `docker run` lines, as written but for the port and the image name."""
+    own = {
+        "providers": {
+            "groq": {
+                "type": "OpenAiProvider",
+                "base_url": "https://api.groq.com/openai",
+                "api_key": "$GROQ_API_KEY",
+                "models": {"docs-model": "llama-3.1-8b-instant"},
+            }
+        }
+    }
+    (tmp_path / "llms.json").write_text(json.dumps(own))
+    uses_own = "llms.json" in line
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with pm.Container(image.tag, "-p", f"{port}:8000", "-e", "GROQ_API_KEY=gsk-container-test-not-real") as c:
+    with pm.Container(image.tag, *podman_run_args(line, port, tmp_path)) as c:
         c.wait_healthy_http(url + "/health")
         assert get_json(url + "/health") == {"status": "ok"}
         served = {m["id"]: m["owned_by"] for m in get_json(url + "/v1/models")["data"]}  # type: ignore[index]
-        assert served.get(PACKAGED_GROQ_MODEL) == "groq", "GROQ_API_KEY from the environment did not enable groq"
+        model = "docs-model" if uses_own else PACKAGED_GROQ_MODEL
+        assert served.get(model) == "groq", "GROQ_API_KEY from the environment did not enable groq"
         states = {p["name"]: p["state"] for p in get_json(url + "/status")["providers"]}  # type: ignore[index]
         assert states["groq"] == "enabled"
-        assert states["openrouter_free"].startswith("skipped")
         check = pm.podman("healthcheck", "run", c.id, check=False)
         assert check.returncode == 0, check.stdout + check.stderr
         assert server_uid(c) == "1000"
         cmdline = c.exec("cat", "/proc/1/cmdline").stdout.replace("\0", " ")
         assert "llms --serve 8000 --host 0.0.0.0" in cmdline
         assert c.exec("touch", "/home/llms/.llms/probe").returncode == 0, "the data volume is not writable by llms"
-        assert_stops_cleanly(c, image, "docker run")
+        if uses_own:
+            assert c.exec("sh", "-c", "echo >> /home/llms/.llms/llms.json").returncode != 0, "llms.json is writable"
+        assert_stops_cleanly(c, image, "docker run" + (" with own llms.json" if uses_own else ""))
+        logs = c.logs()
+    source = "/home/llms/.llms/llms.json" if uses_own else "packaged default llms.json"
+    assert f"config {source}" in logs, logs
 
 
 def test_custom_config_read_only_streams_through_the_container(
@@ -140,10 +195,24 @@ def test_custom_config_read_only_streams_through_the_container(
         check = pm.podman("healthcheck", "run", c.id, check=False)
         assert check.returncode == 0, check.stdout + check.stderr
         assert server_uid(c) == "1000"
-        assert_stops_cleanly(c, image, "custom llms.json")
+        # SIGTERM while a stream is in flight: it finishes, then the server exits 0 by itself.
+        upstream.on("container", "fake-box", stream(["one ", "two ", "three ", "four"], delay=0.4))
+        slow = client.chat.completions.create(model="box", messages=[{"role": "user", "content": "slow"}], stream=True)
+        pieces: list[str] = []
+        for event in slow:
+            if event.choices and event.choices[0].delta.content:
+                if not pieces:
+                    pm.podman("kill", "--signal", "TERM", c.id)
+                    signalled = time.monotonic()
+                pieces.append(event.choices[0].delta.content)
+        assert "".join(pieces) == "one two three four"
+        code = pm.podman("wait", c.id, timeout=STOP_GRACE).stdout.strip()
+        image.timings["custom llms.json: SIGTERM mid-stream to exit"] = time.monotonic() - signalled
         logs = c.logs()
+        assert code == "0", f"exit code {code} after SIGTERM:\n{logs}"
     assert "config /home/llms/.llms/llms.json" in logs
-    assert logs.count("model=box") == 2, f"VERBOSE=1 did not log one line per request:\n{logs}"
+    assert logs.count("model=box") == 3, f"VERBOSE=1 did not log one line per request:\n{logs}"
+    assert "Traceback" not in logs, logs
     assert "sk-container-test" not in logs
     assert config_file.read_bytes() == before
 
@@ -167,7 +236,8 @@ def test_documented_compose_up(image: BuiltImage, tmp_path: Path) -> None:
 
     ids: list[str] = []
     try:
-        up = run("up", "-d")  # builds only when the image is missing; it was built above
+        # builds only when the image is missing; the fixture built it
+        up = run(*shlex.split(DOCUMENTED_COMPOSE)[2:])
         assert up.returncode == 0, up.stdout + up.stderr
         ids = pm.podman("ps", "-aq", "--filter", f"label=io.podman.compose.project={project}").stdout.split()
         assert len(ids) == 1, up.stdout + up.stderr
