@@ -1,0 +1,101 @@
+"""Gemini's URL and auth, and `GoogleProvider`: sends the mapped request, plain or as an SSE
+stream, and hands the answer to the response mapping."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from ...core.errors import UpstreamConnectionError, UpstreamStatusError
+from ...core.types import Chunk, ProviderConfig
+from ...transport import SSEDecoder
+from ..base import Provider
+from ..native import inline_image_urls, wants_usage
+from .request import to_gemini
+from .response import StreamMapper, from_gemini, gemini_error
+
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+_VERSIONED = re.compile(r"/v\d+(alpha|beta)?\d*$")
+
+
+def model_url(base_url: str, model: str, *, stream: bool) -> str:
+    """base_url + /v1beta/models/{model}:generateContent (or :streamGenerateContent?alt=sse)."""
+    base = base_url.rstrip("/")
+    if not _VERSIONED.search(base):
+        base += "/v1beta"
+    name = model if "/" in model else f"models/{model}"
+    return f"{base}/{name}:" + ("streamGenerateContent?alt=sse" if stream else "generateContent")
+
+
+class GoogleProvider(Provider):
+    def __init__(self, config: ProviderConfig) -> None:
+        super().__init__(config)
+        self.base_url = config.base_url or DEFAULT_BASE_URL
+        self.key_in_query = bool(config.extra.get("key_in_query"))
+        headers = {"Content-Type": "application/json", **config.headers}
+        headers.pop("Authorization", None)  # Gemini rejects a bearer token next to an API key
+        if config.api_key and not self.key_in_query:
+            headers["x-goog-api-key"] = config.api_key
+        self.headers = headers
+        self.safety_settings = config.extra.get("safety_settings")
+        self.thinking_config = config.extra.get("thinking_config")
+        self.fetch_image_urls = bool(config.extra.get("fetch_image_urls"))
+
+    def url(self, model: str, *, stream: bool) -> str:
+        url = model_url(self.base_url, model, stream=stream)
+        if self.key_in_query and self.config.api_key:
+            url += ("&" if "?" in url else "?") + "key=" + self.config.api_key
+        return url
+
+    async def _prepare(self, request: dict[str, Any], alias: str) -> tuple[dict[str, Any], bytes]:
+        req = self.with_defaults(request, alias)
+        if self.fetch_image_urls:
+            req = await inline_image_urls(req, self.client, self.timeouts)
+        body = to_gemini(req, self.name, safety_settings=self.safety_settings, thinking_config=self.thinking_config)
+        return req, orjson.dumps(body)
+
+    async def chat(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
+        req, body = await self._prepare(request, alias)
+        url = self.url(req["model"], stream=False)
+        async with self.client.open("POST", url, body=body, headers=self.headers, timeouts=self.timeouts) as r:
+            data = await r.read()
+            if r.status >= 400:
+                raise self.error(r.status, data, r.headers)
+        answer = self.loads(data, "the answer")
+        if not isinstance(answer, dict):
+            raise self.protocol_error("the answer is not a JSON object")
+        if answer.get("error"):
+            raise self.error(502, data)
+        return from_gemini(answer, req["model"])
+
+    async def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:
+        req, body = await self._prepare(request, alias)
+        url = self.url(req["model"], stream=True)
+        mapper = StreamMapper(self.name, req["model"], wants_usage(req))
+        async with self.client.open("POST", url, body=body, headers=self.headers, timeouts=self.timeouts) as r:
+            if r.status >= 400:
+                raise self.error(r.status, await r.read(), r.headers)
+            decoder = SSEDecoder()
+            async for data in r.iter_chunks():
+                for event in decoder.feed(data):
+                    for chunk in mapper.feed(self.loads(event.data, "a stream event")):
+                        yield Chunk(chunk)
+            for event in decoder.flush():
+                for chunk in mapper.feed(self.loads(event.data, "a stream event")):
+                    yield Chunk(chunk)
+        if not mapper.finished:
+            raise UpstreamConnectionError(
+                "the stream ended before the answer was complete (no finishReason)", provider=self.name
+            )
+        for chunk in mapper.close():
+            yield Chunk(chunk)
+
+    def error(self, status: int, body: bytes, headers: Any = None) -> UpstreamStatusError:
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            data = {"error": {"message": body.decode("utf-8", "replace")[:300]}}
+        return gemini_error(self.name, status, data, headers)
