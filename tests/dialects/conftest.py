@@ -13,7 +13,17 @@ import pytest
 from ..gateway_proc import GatewayProcess
 from .transcript_upstream import DIALECTS, TranscriptUpstream
 
-CASES = ["text", "multi_turn", "image", "tools", "tool_result", "length", "content_filter", "reasoning"]
+CASES = [
+    "text",
+    "multi_turn",
+    "image",
+    "tools",
+    "tool_result",
+    "length",
+    "content_filter",
+    "reasoning",
+    "json_schema",
+]
 ERROR_CASES = ["invalid", "overloaded", "midstream_error", "truncated", "stream_error"]
 ALL_CASES = CASES + ERROR_CASES
 THINKING_CONFIG = {"thinkingBudget": 256, "includeThoughts": True}

@@ -87,6 +87,22 @@ REQUESTS: dict[str, dict[str, Any]] = {
         "reasoning_effort": "low",
         "max_completion_tokens": 2048,
     },
+    "json_schema": {
+        "messages": [{"role": "user", "content": "The weather in Paris, as JSON."}],
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {
+                "name": "weather",
+                "strict": True,
+                "schema": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}, "temp_c": {"type": "integer"}},
+                    "required": ["city", "temp_c"],
+                    "additionalProperties": False,
+                },
+            },
+        },
+    },
 }
 WEATHER_ARGS = [
     ("get_weather", {"city": "Paris", "unit": "celsius"}),
@@ -128,6 +144,8 @@ EXPECTED = {
         cached=8,
         reasoning_tokens=45,
     ),
+    # the content is compared as JSON: vendors space it differently
+    "json_schema": answer({"city": "Paris", "temp_c": 18}, "stop", (20, 12)),  # type: ignore[arg-type]
 }
 # What a vendor does not report (the gateway cannot invent it) or has no way to say.
 UNREPORTED = {"anthropic": {"reasoning"}, "ollama": {"cached", "reasoning"}}
@@ -237,15 +255,21 @@ def test_answer_plain_and_streamed(client, transcripts, dialect, case):
     usage: the plain answer, the accumulated stream and the request sent upstream."""
     expected = expected_for(dialect, case)
     plain = client.chat.completions.create(model=f"{dialect}/{case}", **REQUESTS[case])
-    assert from_completion(plain) == expected
+    assert as_json(case, from_completion(plain)) == expected
     check_request(transcripts, dialect, case)
 
     streamed = stream(client, f"{dialect}/{case}", stream_options={"include_usage": True}, **REQUESTS[case])
-    assert streamed.normalised() == expected  # streaming parity
+    assert as_json(case, streamed.normalised()) == expected  # streaming parity
     first, last = streamed.chunks[0], streamed.chunks[-1]
     assert first.choices[0].delta.role == "assistant"
     assert last.choices == [] and last.usage is not None  # include_usage: usage comes last, alone
     assert transcripts.received(dialect, case)[-1].stream
+
+
+def as_json(case: str, answer: dict[str, Any]) -> dict[str, Any]:
+    if case == "json_schema":
+        answer["content"] = json.loads(answer["content"])
+    return answer
 
 
 def check_request(up: TranscriptUpstream, dialect: str, case: str) -> None:

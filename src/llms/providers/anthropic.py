@@ -9,7 +9,12 @@ Choices made where the two APIs differ (the product wins over a literal mapping)
 - `reasoning_effort` low/medium/high → a thinking budget of 1024/4096/16384 tokens; thinking text
   comes back as `reasoning_content`. Thinking blocks are not replayed in later turns (OpenAI's
   shape has no place for their signature).
-- `seed`, `n`, `logprobs`, `response_format` and other OpenAI-only fields are not sent.
+- `response_format` (json_object / json_schema) has no Messages API equivalent: it becomes a tool
+  whose input schema is the requested one, which the model must call (the only tool it may call
+  when the client sent no tools; any tool otherwise); its input comes back as the message's JSON
+  `content` with `finish_reason` "stop". Thinking is off then (Anthropic refuses forced tool use
+  with thinking).
+- `seed`, `n`, `logprobs` and other OpenAI-only fields are not sent.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ STOP_REASONS = {
     "refusal": "content_filter",
 }
 # Anthropic error types → the HTTP status they stand for (used for errors inside a 200 stream).
+JSON_TOOL = "llms_json_response"  # the tool that carries `response_format`
 ERROR_STATUS = {
     "invalid_request_error": 400,
     "authentication_error": 401,
@@ -102,12 +108,12 @@ class AnthropicProvider(Provider):
         answer = self.loads(data, "the answer")
         if not isinstance(answer, dict) or not isinstance(answer.get("content"), list):
             raise self.protocol_error("the answer has no `content`")
-        return from_anthropic(answer, req["model"])
+        return from_anthropic(answer, req["model"], json_mode=json_tool(req) is not None)
 
     async def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:
         req = await self._prepare(request, alias)
         body = orjson.dumps(to_anthropic(req, stream=True))
-        mapper = StreamMapper(self.name, req["model"], wants_usage(req))
+        mapper = StreamMapper(self.name, req["model"], wants_usage(req), json_mode=json_tool(req) is not None)
         async with self.client.open(
             "POST", self.url, body=body, headers=self.stream_headers, timeouts=self.timeouts
         ) as r:
@@ -139,7 +145,8 @@ def to_anthropic(req: dict[str, Any], *, stream: bool) -> dict[str, Any]:
     system, messages = conversation(req.get("messages") or [])
     body: dict[str, Any] = {"model": req["model"], "messages": messages}
     limit = max_output_tokens(req)
-    budget = thinking_budget(req, limit)
+    as_json = json_tool(req)
+    budget = None if as_json else thinking_budget(req, limit)
     body["max_tokens"] = limit or (DEFAULT_MAX_TOKENS + (budget or 0))
     if system:
         body["system"] = system
@@ -160,11 +167,28 @@ def to_anthropic(req: dict[str, Any], *, stream: bool) -> dict[str, Any]:
         choice = _tool_choice(req.get("tool_choice"), req.get("parallel_tool_calls"))
         if choice:
             body["tool_choice"] = choice
+    if as_json:
+        body["tool_choice"] = {"type": "any"} if body.get("tools") else {"type": "tool", "name": JSON_TOOL}
+        body["tools"] = [*body.get("tools", ()), as_json]
     if isinstance(req.get("user"), str):
         body["metadata"] = {"user_id": req["user"]}
     if stream:
         body["stream"] = True
     return body
+
+
+def json_tool(req: dict[str, Any]) -> dict[str, Any] | None:
+    """The tool standing for `response_format`, or None when plain text was asked for."""
+    fmt = req.get("response_format")
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind == "json_schema":
+        spec = fmt.get("json_schema") or {}  # type: ignore[union-attr]
+        schema = spec.get("schema") or {"type": "object"}
+        about = spec.get("description") or f"Answer with JSON matching the {spec.get('name') or 'given'} schema."
+        return {"name": JSON_TOOL, "description": about, "input_schema": schema}
+    if kind == "json_object":
+        return {"name": JSON_TOOL, "description": "Answer with a JSON object.", "input_schema": {"type": "object"}}
+    return None
 
 
 def thinking_budget(req: dict[str, Any], limit: int | None) -> int | None:
@@ -276,8 +300,9 @@ def _tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
 # -- response mapping ------------------------------------------------------------------------
 
 
-def from_anthropic(data: dict[str, Any], model: str) -> dict[str, Any]:
-    """A Messages API answer as a `chat.completion`."""
+def from_anthropic(data: dict[str, Any], model: str, *, json_mode: bool = False) -> dict[str, Any]:
+    """A Messages API answer as a `chat.completion` (with `json_mode`, the JSON tool's input is
+    the content)."""
     text: list[str] = []
     reasoning: list[str] = []
     calls: list[dict[str, Any]] = []
@@ -287,9 +312,13 @@ def from_anthropic(data: dict[str, Any], model: str) -> dict[str, Any]:
             text.append(block.get("text") or "")
         elif kind == "thinking":
             reasoning.append(block.get("thinking") or "")
+        elif kind == "tool_use" and json_mode and block.get("name") == JSON_TOOL:
+            text.append(orjson.dumps(block.get("input") or {}).decode())
         elif kind == "tool_use":
             calls.append(tool_call(block.get("id") or "", block.get("name") or "", block.get("input")))
     finish = STOP_REASONS.get(data.get("stop_reason") or "", "stop")
+    if finish == "tool_calls" and not calls:  # only the JSON tool was called
+        finish = "stop"
     choice = message_choice(0, "".join(text), "".join(reasoning), calls, finish)
     return completion(data.get("id") or new_completion_id(), data.get("model") or model, [choice], map_usage(data))
 
@@ -311,8 +340,10 @@ class StreamMapper:
     thinking deltas → reasoning_content, tool_use blocks and their `input_json_delta`s →
     OpenAI tool-call deltas (one index per tool call), `message_stop` → the finish chunk."""
 
-    def __init__(self, provider: str, model: str, include_usage: bool) -> None:
+    def __init__(self, provider: str, model: str, include_usage: bool, *, json_mode: bool = False) -> None:
         self.provider = provider
+        self.json_mode = json_mode
+        self.json_block: int | None = None  # the content block of the JSON tool, streamed as content
         self.chunks = ChunkFactory(new_completion_id(), model)
         self.include_usage = include_usage
         self.usage: dict[str, Any] = {}
@@ -345,6 +376,9 @@ class StreamMapper:
         return []  # ping, content_block_stop, and event types added later
 
     def _block_start(self, index: int, block: dict[str, Any]) -> list[dict[str, Any]]:
+        if block.get("type") == "tool_use" and self.json_mode and block.get("name") == JSON_TOOL:
+            self.json_block = index
+            return []
         if block.get("type") == "tool_use":
             n = self.tool_index[index] = len(self.tool_index)
             call = {
@@ -364,6 +398,8 @@ class StreamMapper:
             return [self.chunks.delta({"content": delta.get("text") or ""})]
         if kind == "thinking_delta":
             return [self.chunks.delta({"reasoning_content": delta.get("thinking") or ""})]
+        if kind == "input_json_delta" and index == self.json_block:
+            return [self.chunks.delta({"content": delta.get("partial_json") or ""})]
         if kind == "input_json_delta" and index in self.tool_index:
             part = {"index": self.tool_index[index], "function": {"arguments": delta.get("partial_json") or ""}}
             return [self.chunks.delta({"tool_calls": [part]})]
@@ -375,7 +411,10 @@ class StreamMapper:
 
     def _finish(self) -> list[dict[str, Any]]:
         self.done = True
-        out = [self.chunks.delta({}, finish=STOP_REASONS.get(self.stop_reason or "", "stop"))]
+        finish = STOP_REASONS.get(self.stop_reason or "", "stop")
+        if finish == "tool_calls" and not self.tool_index:  # only the JSON tool was called
+            finish = "stop"
+        out = [self.chunks.delta({}, finish=finish)]
         if self.include_usage:
             out.append(self.chunks.usage(map_usage({"usage": self.usage})))
         return out
