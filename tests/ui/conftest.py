@@ -89,8 +89,15 @@ class Session:
         self.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=gateway.url)
         self.requests: list[str] = []
         self.errors: list[str] = []
+        self.broken: list[str] = []  # UI files that did not load
         self.context.on("request", lambda r: self.requests.append(r.url))
+        self.context.on("response", self._check)
         self.page = self.new_page()
+
+    def _check(self, response) -> None:  # type: ignore[no-untyped-def]
+        path = urlsplit(response.url).path
+        if response.status >= 400 and (path == "/" or path.startswith("/ui/")):
+            self.broken.append(f"{response.status} {response.url}")
 
     def new_page(self):  # type: ignore[no-untyped-def]
         page = self.context.new_page()
@@ -103,9 +110,11 @@ class Session:
         self.page.wait_for_selector("html.ready")
         return self.page
 
-    def foreign_requests(self) -> list[str]:
+    def problems(self) -> list[str]:
+        """Uncaught script errors, UI files that failed, and requests to any other host."""
         own = urlsplit(self.gateway.url).netloc
-        return [u for u in self.requests if urlsplit(u).scheme not in ("data", "blob") and urlsplit(u).netloc != own]
+        foreign = [u for u in self.requests if urlsplit(u).scheme not in ("data", "blob") and urlsplit(u).netloc != own]
+        return [f"script error: {e}" for e in self.errors] + self.broken + [f"foreign request: {u}" for u in foreign]
 
     def close(self) -> None:
         self.context.close()
@@ -116,8 +125,7 @@ def session(browser: object, ui_gateway: GatewayProcess) -> Iterator[Session]:
     s = Session(browser, ui_gateway, DESKTOP)
     yield s
     s.close()
-    assert not s.errors, f"uncaught script errors: {s.errors}"
-    assert not s.foreign_requests(), f"the UI requested other hosts: {s.foreign_requests()}"
+    assert not s.problems()
 
 
 @pytest.fixture
@@ -133,8 +141,7 @@ def make_session(browser: object, ui_gateway: GatewayProcess) -> Iterator:
     for s in made:
         s.close()
     for s in made:
-        assert not s.errors, f"uncaught script errors: {s.errors}"
-        assert not s.foreign_requests(), f"the UI requested other hosts: {s.foreign_requests()}"
+        assert not s.problems()
 
 
 def screenshot(page, name: str, *, docs: bool = False) -> Path:  # type: ignore[no-untyped-def]

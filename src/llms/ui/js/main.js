@@ -170,12 +170,14 @@ async function remove(id) {
   const conv = store.get(id);
   if (!conv) return;
   if (state.streaming?.conv === conv) stop();
+  const wasOpen = state.current === conv;
   await store.remove(id);
-  if (state.current === conv) newChat();
-  toast(`Deleted “${conv.title}”.`, {
-    timeout: 6000,
-    action: { label: 'Undo', run: () => store.save(conv, { touch: false }).then(() => openConversation(conv.id)) },
-  });
+  if (wasOpen) newChat();
+  const undo = async () => {
+    await store.save(conv, { touch: false });
+    if (wasOpen && !state.current) openConversation(conv.id);
+  };
+  toast(`Deleted “${conv.title}”.`, { timeout: 6000, action: { label: 'Undo', run: undo } });
 }
 
 // -- settings, import/export --------------------------------------------------------------------

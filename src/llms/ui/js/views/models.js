@@ -95,7 +95,7 @@ function option(m, i) {
   const price = formatPricePerMillion(m.pricing);
   const el = h(
     'div',
-    { role: 'option', id: `model-opt-${i}`, class: `model-option${i === active ? ' active' : ''}`, 'aria-selected': String(m.id === current), dataset: { model: m.id } },
+    { role: 'option', id: `model-opt-${i}`, 'aria-label': price ? `${m.id}, ${price}` : m.id, class: `model-option${i === active ? ' active' : ''}`, 'aria-selected': String(m.id === current), dataset: { model: m.id } },
     h('div', { class: 'model-option-main' }, h('span', { class: 'model-option-id', text: m.id }), m.providerModel !== m.id ? h('span', { class: 'model-option-sub', text: m.providerModel }) : null),
     price ? h('span', { class: 'model-option-price', text: price }) : null,
     m.id === current ? icon('check') : null,
