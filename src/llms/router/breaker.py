@@ -55,6 +55,7 @@ class Breaker:
         "cooldown",
         "probing",
         "reason",
+        "limited",
     )
 
     def __init__(self, name: str, policy: BreakerPolicy) -> None:
@@ -69,6 +70,7 @@ class Breaker:
         self.cooldown = policy.cooldown
         self.probing = False
         self.reason = ""
+        self.limited = False  # open because the provider said 429 + Retry-After
 
     def allow(self) -> bool:
         """May a request go now? In half-open state the caller that gets True is the probe."""
@@ -91,7 +93,8 @@ class Breaker:
         if self.state is not CLOSED and self.probing:
             self._close()
 
-    def failure(self, reason: str) -> None:
+    def failure(self, reason: str, *, limited: bool = False) -> None:
+        """A failed attempt; `limited`: it was a rate limit (429)."""
         now = time.monotonic()
         if now - self.window_start > self.policy.window:
             self.window_start, self.ok, self.failed = now, 0, 0
@@ -99,21 +102,23 @@ class Breaker:
         self.consecutive += 1
         self.reason = reason
         if self.state is HALF_OPEN and self.probing:
-            self._open(now, min(self.cooldown * 2, self.policy.max_cooldown), "the probe failed")
+            self._open(now, min(self.cooldown * 2, self.policy.max_cooldown), "the probe failed", limited)
         elif self.state is CLOSED:
             p = self.policy
             seen = self.ok + self.failed
             if self.consecutive >= p.failures:
-                self._open(now, p.cooldown, f"{self.consecutive} consecutive failures")
+                self._open(now, p.cooldown, f"{self.consecutive} consecutive failures", limited)
             elif seen >= p.min_requests and self.failed >= p.error_rate * seen:
-                self._open(now, p.cooldown, f"{self.failed} of {seen} requests failed")
+                self._open(now, p.cooldown, f"{self.failed} of {seen} requests failed", limited)
 
-    def hold(self, seconds: float, reason: str) -> None:
-        """The provider asked us to wait (`Retry-After`): open for that long."""
+    def hold(self, seconds: float, reason: str, *, limited: bool = False) -> None:
+        """The provider asked us to wait (`Retry-After`): open for that long. `limited`:
+        it was a rate limit (429), so skipping it is the client's 429, not a 503."""
         if self.state is DISABLED or seconds <= 0:
             return
         now = time.monotonic()
         self.reason = reason
+        self.limited = limited
         if self.state is not OPEN or now + seconds > self.open_until:
             self.probing = False
             self.state = OPEN
@@ -130,8 +135,8 @@ class Breaker:
         if self.probing and self.state is HALF_OPEN:
             self.probing = False
 
-    def _open(self, now: float, cooldown: float, why: str) -> None:
-        self.state, self.probing, self.cooldown = OPEN, False, cooldown
+    def _open(self, now: float, cooldown: float, why: str, limited: bool) -> None:
+        self.state, self.probing, self.cooldown, self.limited = OPEN, False, cooldown, limited
         self.open_until = now + cooldown
         log.warning("breaker %s: open for %gs (%s; last: %s)", self.name, cooldown, why, self.reason)
 

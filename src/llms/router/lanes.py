@@ -57,12 +57,17 @@ class ProviderState:
 
 
 class Skip:
-    """Why a lane was not tried (not an attempt): saturated, or a breaker said no."""
+    """Why a lane was not tried (not an attempt): saturated (at its concurrency cap, or held
+    by a 429's Retry-After), or a breaker said no."""
 
     __slots__ = ("provider", "reason", "saturated", "wait")
 
     def __init__(self, provider: str, reason: str, saturated: bool, wait: float | None) -> None:
         self.provider, self.reason, self.saturated, self.wait = provider, reason, saturated, wait
+
+    @classmethod
+    def breaker(cls, provider: str, breaker: Breaker) -> Skip:
+        return cls(provider, breaker.refusal(), breaker.limited, breaker.wait())
 
     def short(self) -> str:
         return f"{self.provider}: skipped, {self.reason}"
@@ -70,7 +75,8 @@ class Skip:
 
 class Unavailable(GatewayError):
     """Every candidate was skipped before any attempt: 429 when all were at their concurrency
-    cap, else 503 — at once, with `Retry-After` when a breaker will probe again."""
+    cap or rate-limited, else 503 — at once, with `Retry-After` when one will take requests
+    again."""
 
     def __init__(self, model: str, skipped: list[Skip]) -> None:
         saturated = all(s.saturated for s in skipped)
@@ -79,10 +85,10 @@ class Unavailable(GatewayError):
         detail = "; ".join(s.short() for s in skipped)
         if saturated:
             super().__init__(
-                f"Every provider for model '{model}' is at its concurrency limit: {detail}",
+                f"Every provider for model '{model}' is busy or rate-limited: {detail}",
                 status=429,
                 type="rate_limit_error",
-                code="concurrency_limit",
+                code="rate_limit_exceeded",
                 headers=headers,
             )
         else:
@@ -113,11 +119,11 @@ class Lane:
             return Skip(self.provider.name, f"at its concurrency limit of {st.cap}", True, 1.0)
         pb, mb = st.breaker, self.breaker
         if pb is not None and not pb.allow():
-            return Skip(self.provider.name, pb.refusal(), False, pb.wait())
+            return Skip.breaker(self.provider.name, pb)
         if mb is not None and not mb.allow():
             if pb is not None:
                 pb.release()
-            return Skip(self.provider.name, mb.refusal(), False, mb.wait())
+            return Skip.breaker(self.provider.name, mb)
         st.inflight += 1
         return None
 
@@ -153,10 +159,11 @@ class Lane:
             mb.disable(reason)
             pb.release()
             return
-        mb.failure(reason)
+        limited = status == 429
+        mb.failure(reason, limited=limited)
         if isinstance(error, UpstreamConnectionError):
             pb.failure(reason)
         else:
             pb.release()
         if isinstance(error, UpstreamStatusError) and error.retry_after:
-            mb.hold(error.retry_after, reason)
+            mb.hold(error.retry_after, reason, limited=limited)

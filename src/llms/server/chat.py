@@ -132,7 +132,8 @@ class ChatHandler:
         except ConnectionError:
             request["llms.error"] = "client too slow, cut off" if beat.aborted else "client disconnected"
         except asyncio.CancelledError:
-            if beat.started:  # shutdown deadline (or the client left: then this write fails quietly)
+            request["llms.error"] = "client too slow, cut off" if beat.aborted else "cancelled: client gone or shutdown"
+            if beat.started and not beat.aborted:  # at the shutdown deadline; if the client left, this fails quietly
                 await _write_quietly(response, encode_error(SHUTTING_DOWN))
             raise
         finally:
