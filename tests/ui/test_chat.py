@@ -183,3 +183,32 @@ def test_regenerate_copy_and_edit_resend(session, upstream):
     expect(last_reply(page).locator(".content")).to_have_text("Edited answer")
     expect(page.locator(".msg")).to_have_count(2)
     assert last_call(upstream, "alpha").body["messages"] == [{"role": "user", "content": "Better question"}]
+
+
+def test_stop_before_the_first_token(session, upstream):
+    upstream.on("alpha", "a-chat", stream(["late"], first_delay=4))
+    page = session.open()
+    send(page, "Slow start")
+    expect(last_reply(page).locator(".typing")).to_be_visible()
+    call = last_call(upstream, "alpha")
+    page.get_by_role("button", name="Stop generating").click()
+    wait_done(page)
+    expect(last_reply(page).locator(".stopped-note")).to_be_visible()
+    assert upstream.wait_for(lambda: call.disconnected, timeout=5), "the upstream never saw the disconnect"
+
+
+def test_deleting_the_chat_that_is_streaming_stops_it_for_good(session, upstream):
+    upstream.on("alpha", "a-chat", stream([f"x{i} " for i in range(40)], delay=0.2))
+    page = session.open()
+    send(page, "Doomed chat")
+    expect(last_reply(page).locator(".content")).to_contain_text("x1")
+    item = page.locator(".history-item", has_text="Doomed chat")
+    item.hover()
+    item.get_by_role("button", name="Delete “Doomed chat”").click()
+    call = last_call(upstream, "alpha")
+    assert upstream.wait_for(lambda: call.disconnected, timeout=5)
+    expect(page.locator("#send")).to_be_visible()
+    page.wait_for_timeout(300)  # the stopped reply's last save must not bring the chat back
+    page.reload()
+    page.wait_for_selector("html.ready")
+    expect(page.locator(".history-item")).to_have_count(0)

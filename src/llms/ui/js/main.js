@@ -174,7 +174,7 @@ async function remove(id) {
   await store.remove(id);
   if (wasOpen) newChat();
   const undo = async () => {
-    await store.save(conv, { touch: false });
+    await store.save(conv, { touch: false, restore: true });
     if (wasOpen && !state.current) openConversation(conv.id);
   };
   toast(`Deleted “${conv.title}”.`, { timeout: 6000, action: { label: 'Undo', run: undo } });
@@ -223,7 +223,7 @@ function wireGlobal() {
     if ((e.ctrlKey || e.metaKey) && !e.shiftKey && !e.altKey && e.key.toLowerCase() === 'k') {
       e.preventDefault();
       newChat();
-    } else if (e.key === 'Escape' && !e.defaultPrevented) {
+    } else if (e.key === 'Escape' && !e.defaultPrevented && !byId('settings').open) {
       if (modelsOpen()) closeModels();
       else if (state.streaming) stop();
       else if (byId('app').classList.contains('drawer-open')) toggleSidebar(false);

@@ -5,6 +5,7 @@ import { db } from './db.js';
 import { newId } from './dom.js';
 
 const listeners = new Set();
+const removed = new Set(); // ids deleted in this page: a late save (a reply still finishing) must not revive them
 
 export const store = {
   conversations: [],
@@ -26,8 +27,11 @@ export const store = {
     this.conversations.sort((a, b) => b.updatedAt - a.updatedAt);
   },
 
-  /** Saves `conv` (adding it when new). `touch: false` keeps its place in the list. */
-  async save(conv, { touch = true } = {}) {
+  /** Saves `conv` (adding it when new). `touch: false` keeps its place in the list;
+   * `restore: true` brings back a chat deleted in this page (Undo). */
+  async save(conv, { touch = true, restore = false } = {}) {
+    if (removed.has(conv.id) && !restore) return;
+    removed.delete(conv.id);
     if (touch) conv.updatedAt = Date.now();
     if (!this.conversations.includes(conv)) this.conversations.push(conv);
     this.sort();
@@ -36,6 +40,7 @@ export const store = {
   },
 
   async remove(id) {
+    removed.add(id);
     this.conversations = this.conversations.filter((c) => c.id !== id);
     await db.delete('conversations', id);
     emit();
