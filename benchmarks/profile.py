@@ -34,7 +34,7 @@ def gateway_python(sid):
     return sid
 
 
-def summarize(collapsed_path, top):
+def summarize(collapsed_path, top, rate=None, requests=None):
     self_t = collections.Counter()
     incl = collections.Counter()
     total = 0
@@ -49,10 +49,20 @@ def summarize(collapsed_path, top):
             self_t[frames[-1]] += n
             for fr in set(frames):
                 incl[fr] += n
-    out = [f"{total} samples", "", "self time:"]
-    out += [f"{100.0 * n / total:6.2f}%  {fr}" for fr, n in self_t.most_common(top)]
+    # With the sample rate and the request count, a share of samples is also CPU time per request.
+    per_req = 1e6 / rate / requests if rate and requests else None
+
+    def row(n, fr):
+        us = f"{n * per_req:7.2f} us/req  " if per_req else ""
+        return f"{100.0 * n / total:6.2f}%  {us}{fr}"
+
+    head = f"{total} samples"
+    if per_req:
+        head += f", {requests} requests: {total * per_req:.0f} us of sampled CPU per request"
+    out = [head, "", "self time:"]
+    out += [row(n, fr) for fr, n in self_t.most_common(top)]
     out += ["", "inclusive time:"]
-    out += [f"{100.0 * n / total:6.2f}%  {fr}" for fr, n in incl.most_common(top)]
+    out += [row(n, fr) for fr, n in incl.most_common(top)]
     return "\n".join(out)
 
 
@@ -73,7 +83,7 @@ def main():
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    args.stream_max_seconds = args.seconds + 30
+    args.stream_max_seconds = args.seconds
     if not shutil.which("py-spy"):
         sys.exit("py-spy not found: pip install py-spy")
     ncpu = os.cpu_count() or 1
@@ -89,7 +99,7 @@ def main():
                BENCH_UPSTREAM_V1=mock_base + "/v1", BENCH_MODEL=args.model, BENCH_WORKDIR=workdir,
                BENCH_API_KEY=args.api_key)
     gw_url = args.url.rstrip("/") + args.chat_path
-    mock = gw = spy = None
+    mock = gw = spy = requests = None
     try:
         mock = bench.start_process([bench.MOCK_BIN, "--port", str(args.mock_port)], os.path.join(out, "mock.log"),
                                    cpus=load_cpus)
@@ -107,7 +117,9 @@ def main():
         time.sleep(0.5)
         cpu0 = bench.group_usage(gw.pid)[1]
         t0 = time.time()
+        s0 = bench.mock_stats(mock_base)
         if args.stream:
+            args.stream_max_seconds = args.seconds
             r = bench.run_stream(gw_url, args.connections, args.connections * 10_000, load_cpus, args)
             print(f"streams: {r['ok']} ok, ttft p50 {r['ttft_ms']['p50']} ms")
         else:
@@ -115,6 +127,8 @@ def main():
             print(f"wrk c={args.connections}: {r['rps']:.0f} req/s, p50 {r['lat_p50_us'] / 1000:.3f} ms, "
                   f"p99 {r['lat_p99_us'] / 1000:.3f} ms, errors {r['errors']}")
         print(f"gateway CPU {100 * (bench.group_usage(gw.pid)[1] - cpu0) / (time.time() - t0):.0f}% (with py-spy attached)")
+        s1 = bench.mock_stats(mock_base)
+        requests = (s1["chat"] - s0["chat"]) if s0 and s1 else None
         spy.wait(timeout=args.seconds + 60)
     finally:
         if spy is not None and spy.poll() is None:
@@ -123,7 +137,7 @@ def main():
         bench.stop_process(mock, "mock upstream")
     collapsed = os.path.join(out, "profile.txt")
     if os.path.exists(collapsed):
-        report = summarize(collapsed, args.top)
+        report = summarize(collapsed, args.top, args.rate, requests)
         with open(os.path.join(out, "top.txt"), "w") as f:
             f.write(report + "\n")
         print(report)
