@@ -82,7 +82,7 @@ def test_numbers_for_people(session):
         """,
     )
     assert out == [
-        "$0.011",
+        "$0.0105",
         "$0",
         "$1.2346",
         "",
