@@ -77,6 +77,15 @@ def conformance_config(up: TranscriptUpstream) -> dict[str, Any]:
                 "api_key": "sk-backup-test",
                 "models": {**backup, "google/badkey": "text"},
             },
+            "anthropic_defaults": {
+                "type": "AnthropicProvider",
+                "base_url": up.base_url("anthropic"),
+                "api_key": "sk-ant-test",
+                "temperature": 0.5,
+                "top_k": 3,
+                "max_tokens": 1000,
+                "models": {"anthropic-defaults/text": "text"},
+            },
             "google_query": {**google, "key_in_query": True, "models": {"google-query/text": "text"}},
             "google_fetch": {**google, "fetch_image_urls": True, "models": {"google-fetch/image": "image"}},
             "google_openai": {

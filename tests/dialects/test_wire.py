@@ -37,6 +37,15 @@ def test_anthropic_wire(client, transcripts):
     assert streamed.headers["Accept"] == "text/event-stream"
 
 
+def test_provider_default_parameters_and_client_overrides(client, transcripts):
+    client.chat.completions.create(model="anthropic-defaults/text", messages=HELLO)
+    body = transcripts.received("anthropic", "text")[-1].body
+    assert (body["temperature"], body["top_k"], body["max_tokens"]) == (0.5, 3, 1000)
+    client.chat.completions.create(model="anthropic-defaults/text", messages=HELLO, temperature=0.9, max_tokens=20)
+    body = transcripts.received("anthropic", "text")[-1].body
+    assert (body["temperature"], body["top_k"], body["max_tokens"]) == (0.9, 3, 20)
+
+
 def test_google_wire(client, transcripts):
     both_ways(client, "google/text")
     plain, streamed = transcripts.received("google", "text")[-2:]
