@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The llms gateway as a small non-root image: a build stage makes the wheel and installs it with
 # its dependencies into a venv at /opt/llms; the runtime stage copies only that venv.
 #
@@ -12,7 +11,8 @@
 # A private package index or an intercepting proxy's CA certificate reaches pip at build time
 # only, as optional build secrets that are never stored in a layer:
 #   docker build --secret id=pip_conf,src=pip.conf --secret id=pip_ca,src=ca.pem -t llms .
-# (podman: `podman build --format docker ...` keeps the HEALTHCHECK, which OCI images drop.)
+# `RUN --mount` needs BuildKit (Docker >= 23 uses it by default) or podman/buildah; with podman,
+# build with `--format docker` to keep the HEALTHCHECK, which OCI images drop.
 
 ARG BASE_IMAGE=python:3.12-slim
 

@@ -30,9 +30,10 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltImage]:
     reason = pm.unavailable()
     if reason:
         pytest.skip(reason)
+    pm.remove_stale_test_images()
     start = time.monotonic()
     base, how = pm.base_image()
-    built = BuiltImage(f"localhost/llms-test:{uuid.uuid4().hex[:12]}", base, f"llms-ci-marker-{uuid.uuid4().hex}")
+    built = BuiltImage(f"{pm.TEST_REPOSITORY}:{uuid.uuid4().hex[:12]}", base, f"llms-ci-marker-{uuid.uuid4().hex}")
     built.timings["base image"] = time.monotonic() - start
     built.notes.append(f"base image {base}: {how}")
     secrets = pm.pip_secrets(tmp_path_factory.mktemp("pip-secrets"), built.marker)

@@ -68,6 +68,19 @@ def locked(path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+TEST_REPOSITORY = "localhost/llms-test"
+
+
+def remove_stale_test_images(older_than: str = "3h") -> None:
+    """Images (and their containers) a killed test session left behind; younger ones may
+    belong to a session running right now."""
+    ids = podman(
+        "images", "-q", "--filter", f"reference={TEST_REPOSITORY}", "--filter", f"until={older_than}", check=False
+    ).stdout.split()
+    if ids:
+        podman("rmi", "-f", *sorted(set(ids)), check=False)
+
+
 def base_image() -> tuple[str, str]:
     """The local Debian base image, tagged by a hash of its recipe so a changed recipe makes a
     new one. Reused from podman's storage, else imported from the cached rootfs tarball, else
@@ -82,7 +95,13 @@ def base_image() -> tuple[str, str]:
         if not tarball.exists():
             build_rootfs_tarball(tarball)
             how = f"built with debootstrap into {tarball}"
+            for old in CACHE.glob("base-*.tar"):  # earlier recipes
+                if old != tarball:
+                    old.unlink()
         podman("import", "--change", 'CMD ["python3"]', str(tarball), tag, timeout=600)
+        for old in podman("images", "--format", "{{.Repository}}:{{.Tag}}", tag.split(":")[0]).stdout.split():
+            if old != tag:
+                podman("rmi", old, check=False)
     return tag, how
 
 
