@@ -150,7 +150,7 @@ class UpstreamClient:
                     url,
                     data=body,
                     headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect),
+                    timeout=_client_timeout(timeouts.connect),
                 ) as resp:
                     answer = UpstreamResponse(resp, deadline, total_at, total_why, clock, self.provider, timeouts)
                     answer.why = why
@@ -170,6 +170,18 @@ class UpstreamClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+_CLIENT_TIMEOUTS: dict[float, aiohttp.ClientTimeout] = {}
+
+
+def _client_timeout(connect: float) -> aiohttp.ClientTimeout:
+    """aiohttp's own timeout for a request (only the connect limit: our timer does the rest),
+    built once per value — building one costs ~1.3 % of a request's instructions."""
+    found = _CLIENT_TIMEOUTS.get(connect)
+    if found is None:
+        found = _CLIENT_TIMEOUTS[connect] = aiohttp.ClientTimeout(total=None, sock_connect=connect)
+    return found
 
 
 def _timeout_text(why: int, timeouts: Timeouts, clock: Deadline | None) -> str:
