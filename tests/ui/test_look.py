@@ -63,6 +63,15 @@ def test_follows_the_system_theme_and_the_switch(make_session, upstream):
     page.reload()
     page.wait_for_selector("html.ready")
     assert body_bg(page) == DARK_BG
+    # The saved choice applies before the app's modules run (no light flash): shown here with
+    # the app itself blocked.
+    page.route("**/ui/js/main.js", lambda route: route.abort())
+    page.reload()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    assert body_bg(page) == DARK_BG
+    page.unroute("**/ui/js/main.js")
+    page.reload()
+    page.wait_for_selector("html.ready")
     # Code is readable in dark: the keyword colour is the dark palette's, not the light one.
     upstream.on("alpha", "a-chat", stream(["```js\nconst x = 1;\n```"]))
     send(page, "code")
