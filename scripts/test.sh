@@ -9,6 +9,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+# llama-cpp-python compiles from source (once; pip's wheel cache keeps it): a portable AVX2
+# build (-march=native picks AMX here, which crashes in this VM) without the multimodal library.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF}"
 .venv/bin/python -m pip install -q -e '.[test]'
 for step in scripts/setup.d/*.sh; do
   [ -e "$step" ] || continue

@@ -19,6 +19,7 @@ BUILTIN: dict[str, str] = {
     "GoogleProvider": "llms.providers.google:GoogleProvider",
     "GoogleOpenAiProvider": "llms.providers.google_openai:GoogleOpenAiProvider",
     "OllamaProvider": "llms.providers.ollama:OllamaProvider",
+    "LlamaCppProvider": "llms.providers.llamacpp:LlamaCppProvider",
 }
 
 
