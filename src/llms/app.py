@@ -32,6 +32,7 @@ from .core.types import ProviderConfig
 from .providers import Factory, Provider, ProviderConfigInvalid, ProviderUnavailable, factory_for, known_types
 from .router import DEFAULT_BUDGET, BreakerPolicy, ProviderPolicy, RetryPolicy, Router, RouterPolicy, Table
 from .server import ServerSettings, make_app
+from .server.chat import ChatHandler
 
 log = logging.getLogger("llms")
 
@@ -221,9 +222,14 @@ class Live:
         """Close the old providers once the requests that started on them are over (every
         request ends within its budget, so this wait is bounded)."""
         self._retiring.append(gateway)
-        await table.drained(table.policy.budget + 5)
+        drained = await table.drained(table.policy.budget + 5)
         self._retiring.remove(gateway)
         await gateway.aclose()
+        log.info(
+            "previous config: %d providers closed (%s)",
+            len(gateway.providers),
+            "its requests were done" if drained else f"{table.active} requests still running",
+        )
 
     async def watch(self, interval: float = 1.0) -> None:
         """Poll the config file's stat; reload when it changes."""
@@ -263,7 +269,8 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
     live = Live(gateway, settings, config_path)
     app = make_app(live.router, settings)
     grace = config.reliability.shutdown_grace
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=grace)
+    # shutdown() waits for the chat requests itself; aiohttp's own wait is for the rest
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     try:
@@ -287,24 +294,38 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
 
 
 async def shutdown(runner: web.AppRunner, live: Live, grace: float) -> None:
-    """Stop listening, give requests in flight up to `grace` seconds, then close the
-    upstream connections. A second SIGTERM/SIGINT cuts the wait short."""
+    """Stop accepting (the listening socket and idle keep-alive connections close), give the
+    chat requests in flight up to `grace` seconds, then end the rest — streams with an
+    in-band error and a clean end, others with a 503 — and close the upstream connections.
+    A second SIGTERM/SIGINT cuts the wait short."""
     loop = asyncio.get_running_loop()
     again = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, again.set)
+    chat: ChatHandler = runner.app["llms.chat"]
     started = time.monotonic()
-    log.warning("shutting down: %d requests in flight get up to %gs", live.router.table.active, grace)
-    cleanup = asyncio.ensure_future(runner.cleanup())
+    log.warning("shutting down: %d requests in flight get up to %gs", len(chat.active), grace)
+    for site in list(runner.sites):
+        await site.stop()
+    if runner.server is not None:
+        runner.server.pre_shutdown()
+    waiting = asyncio.ensure_future(_until_idle(chat, grace))
     forced = asyncio.ensure_future(again.wait())
-    await asyncio.wait({cleanup, forced}, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait({waiting, forced}, return_when=asyncio.FIRST_COMPLETED)
+    waiting.cancel()
     forced.cancel()
-    if not cleanup.done():
-        log.warning("second signal: stopping now")
-        cleanup.cancel()
-        await asyncio.gather(cleanup, return_exceptions=True)
+    if chat.active:
+        log.warning("shutdown deadline: ending %d requests still in flight", chat.cut())
+        await _until_idle(chat, 2.0)
+    await runner.cleanup()
     await live.aclose()
     log.warning("stopped after %.1fs", time.monotonic() - started)
+
+
+async def _until_idle(chat: ChatHandler, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while chat.active and time.monotonic() < end:
+        await asyncio.sleep(0.05)
 
 
 def run(config_path: str | None, host: str, port: int, verbose: bool) -> int:

@@ -179,4 +179,5 @@ def make_app(router: Router, settings: ServerSettings) -> web.Application:
     app.router.add_get("/", routes.index)
     app.router.add_get("/ui/{path:.+}", routes.ui.asset)
     app["llms.router"] = router
+    app["llms.chat"] = chat  # the composition root ends chat requests at the shutdown deadline
     return app

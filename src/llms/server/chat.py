@@ -76,8 +76,31 @@ class ChatHandler:
         self.max_size = max_size
         self.keepalive = keepalive
         self.write_timeout = write_timeout
+        self.active: set[asyncio.Task[Any]] = set()  # chat requests being handled
+        self.cutting = False  # the shutdown deadline has passed
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
+        task = asyncio.current_task()
+        self.active.add(task)  # type: ignore[arg-type]
+        try:
+            return await self._handle(request)
+        except asyncio.CancelledError:
+            if not self.cutting:
+                raise
+            task.uncancel()  # type: ignore[union-attr]
+            raise SHUTTING_DOWN from None  # nothing sent yet: a 503 the client can retry elsewhere
+        finally:
+            self.active.discard(task)  # type: ignore[arg-type]
+
+    def cut(self) -> int:
+        """The shutdown deadline: end every chat request still running — a stream with an
+        in-band error event and a clean end, anything else with a 503. Returns how many."""
+        self.cutting = True
+        for task in self.active:
+            task.cancel()
+        return len(self.active)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         attempt = Attempt(model="", started=time.perf_counter())
         request["llms.attempt"] = attempt
         budget = requested_budget(request)
@@ -132,10 +155,13 @@ class ChatHandler:
         except ConnectionError:
             request["llms.error"] = "client too slow, cut off" if beat.aborted else "client disconnected"
         except asyncio.CancelledError:
-            request["llms.error"] = "client too slow, cut off" if beat.aborted else "cancelled: client gone or shutdown"
-            if beat.started and not beat.aborted:  # at the shutdown deadline; if the client left, this fails quietly
-                await _write_quietly(response, encode_error(SHUTTING_DOWN))
-            raise
+            if not (self.cutting and beat.started):
+                request["llms.error"] = "client too slow, cut off" if beat.aborted else "client disconnected"
+                raise
+            # The shutdown deadline: end the stream properly (an error event, then a clean end).
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            request["llms.error"] = SHUTTING_DOWN
+            await _end_in_band(response, SHUTTING_DOWN)
         finally:
             beat.stop()
             if stream is not None:
@@ -155,6 +181,15 @@ def requested_budget(request: web.Request) -> float | None:
     if not 0 < value < math.inf:
         raise InvalidRequest(f"`{BUDGET_HEADER}` must be a number of seconds above 0, got {raw!r}", param=BUDGET_HEADER)
     return value
+
+
+async def _end_in_band(response: web.StreamResponse, error: GatewayError) -> None:
+    """Write the error event and end the response cleanly (quietly, if the client is gone)."""
+    try:
+        await response.write(encode_error(error))
+        await response.write_eof()
+    except (ConnectionError, RuntimeError):
+        pass
 
 
 async def _write_quietly(response: web.StreamResponse, data: bytes) -> None:
