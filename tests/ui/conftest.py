@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from ..fake_upstream import FakeUpstream
 from ..gateway_proc import GatewayProcess
@@ -33,6 +33,9 @@ CHROMIUM_ARGS = [
     "--font-render-hinting=none",
 ]
 DESKTOP = {"width": 1280, "height": 800}
+# Generous waits: CI shares two cores with the rest of the suite. They bound waiting, they do
+# not measure speed.
+expect.set_options(timeout=15_000)
 PHONE = {"width": 390, "height": 844}
 
 
@@ -102,7 +105,7 @@ class Session:
     def new_page(self):  # type: ignore[no-untyped-def]
         page = self.context.new_page()
         page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(20_000)
         return page
 
     def open(self, path: str = "/"):  # type: ignore[no-untyped-def]
