@@ -140,6 +140,20 @@ def test_client_disconnect_stops_the_generation(single_slot):
     assert info["stopped"] >= 1
 
 
+def test_requests_it_cannot_serve_are_400s(local_gateway):
+    client = sdk(local_gateway.url)
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    with pytest.raises(openai.BadRequestError, match="text only"):
+        client.chat.completions.create(
+            model="smollm2", messages=[{"role": "user", "content": [{"type": "text", "text": "What?"}, image]}]
+        )
+    with pytest.raises(openai.BadRequestError, match="`n` must be 1"):
+        client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "Hi"}], n=2)
+    too_long = "word " * 1500  # over the test gateway's n_ctx of 1024 tokens
+    with pytest.raises(openai.BadRequestError, match="context window"):
+        client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": too_long}], max_tokens=4)
+
+
 def test_load_at_start_reports_memory_before_any_request(gguf):
     gw = GatewayProcess(local_config(load="start")).start()
     try:
@@ -147,4 +161,4 @@ def test_load_at_start_reports_memory_before_any_request(gguf):
         assert info["loaded"] is True and info["generations"] == 0
         assert info["load_seconds"] >= 0 and info["rss_load_delta_mb"] > 0
     finally:
-        gw.stop()
+        assert gw.stop() == 0  # a clean shutdown frees the model
