@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,13 +120,14 @@ class Router:
         table = self._table
         lanes = table.lanes_for(attempt.model)
         deadline = budget.start(table.policy.budget, timeout)
-        token = current_deadline.set(deadline)
+        # Not reset afterwards: aiohttp runs each request in a task of its own (a copied
+        # context), and every router call sets it anew — saves a Token per request.
+        current_deadline.set(deadline)
         table.active += 1
         try:
             return await _run(table, lanes, request, attempt, deadline, False)  # type: ignore[no-any-return]
         finally:
             table.active -= 1
-            current_deadline.reset(token)
 
     async def open_stream(
         self, request: dict[str, Any], attempt: Attempt, timeout: float | None = None
@@ -136,22 +137,20 @@ class Router:
         table = self._table
         lanes = table.lanes_for(attempt.model)
         deadline = budget.start(table.policy.budget, timeout)
-        token = current_deadline.set(deadline)
+        current_deadline.set(deadline)  # (see chat)
         table.active += 1
         try:
             return await _run(table, lanes, request, attempt, deadline, True)  # type: ignore[no-any-return]
         except BaseException:
             table.active -= 1
             raise
-        finally:
-            current_deadline.reset(token)
 
 
 async def _run(
     table: Table, lanes: list[Lane], request: dict[str, Any], attempt: Attempt, deadline: Deadline, streaming: bool
 ) -> Any:
     """Try the lanes in order (each with its retries) until one answers."""
-    errors: list[UpstreamError] = []
+    errors: list[UpstreamError] = []  # (two empty lists: cheaper than testing for None)
     skipped: list[Skip] = []
     for lane in lanes:
         retries = 0
@@ -222,7 +221,6 @@ async def _open(
         raise
     deadline.first_token_by = NEVER
     attempt.first_chunk_at = time.perf_counter()
-    ahead.reverse()  # popped from the end
     return CommittedStream(ahead, stream, lane, table, deadline)
 
 
@@ -241,9 +239,11 @@ async def _until_content(stream: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
 class CommittedStream:
     """A stream past its commit point: the chunks read ahead, then the rest of the upstream
     stream. A failure now is the provider's (the breaker hears of it) and travels to the
-    client in-band. `aclose()` ends it and frees its slot; safe to call more than once."""
+    client in-band. `aclose()` ends it and frees its slot; safe to call more than once, also
+    when it was never iterated. (Iteration is an inner async generator: per chunk it costs
+    what a plain generator costs, no coroutine object of ours.)"""
 
-    __slots__ = ("_ahead", "_stream", "_lane", "_table", "_deadline", "_open")
+    __slots__ = ("_ahead", "_stream", "_lane", "_table", "_deadline", "_open", "_iter")
 
     def __init__(
         self, ahead: list[Chunk], stream: AsyncIterator[Chunk], lane: Lane, table: Table, deadline: Deadline
@@ -254,25 +254,25 @@ class CommittedStream:
         self._table = table
         self._deadline = deadline
         self._open = True
+        self._iter: AsyncGenerator[Chunk, None] | None = None
 
-    def __aiter__(self) -> CommittedStream:
-        return self
+    def __aiter__(self) -> AsyncGenerator[Chunk, None]:
+        if self._iter is None:
+            self._iter = self._chunks()
+        return self._iter
 
-    async def __anext__(self) -> Chunk:
-        if self._ahead:
-            return self._ahead.pop()
+    async def _chunks(self) -> AsyncGenerator[Chunk, None]:
+        for chunk in self._ahead:
+            yield chunk
         try:
-            return await anext(self._stream)
-        except StopAsyncIteration:
-            await self.aclose()
-            raise
+            async for chunk in self._stream:
+                yield chunk
         except UpstreamError as e:
             if self._open:
                 if budget.spent(self._deadline):
                     self._lane.released()
                 else:
                     self._lane.failed(e)
-            await self.aclose()
             raise
 
     async def aclose(self) -> None:
@@ -280,4 +280,6 @@ class CommittedStream:
             self._open = False
             self._lane.leave()
             self._table.active -= 1
+            if self._iter is not None:
+                await self._iter.aclose()
             await self._stream.aclose()  # type: ignore[attr-defined]
