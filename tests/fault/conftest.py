@@ -41,6 +41,7 @@ SCENARIOS = [
     "429-no-retry-after-plain",
     "429-everywhere",
     "oversized-chunk",
+    "endless-line",
     "all-down",
     "budget",
     "bad-key",

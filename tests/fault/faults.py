@@ -162,3 +162,17 @@ def recovering(counter: Counter, failures: int, then: Handler) -> Handler:
         return await then(call)
 
     return handle
+
+
+def endless_line(megabytes: int) -> Handler:
+    """A role chunk, then one event that never ends: `data: xxxx…` without a newline."""
+
+    async def handle(call: fu.Call) -> web.StreamResponse:
+        resp = await _start_sse(call)
+        await resp.write(b'data: {"choices": [{"index": 0, "delta": {"content": "')
+        block = b"x" * (1 << 20)
+        for _ in range(megabytes):
+            await resp.write(block)
+        return resp
+
+    return handle

@@ -40,6 +40,7 @@ CASES = [
     ("429-no-retry-after", lambda: f.status(429), True, 8, ONLY_ANSWERS, None),
     ("429-no-retry-after-plain", lambda: f.status(429), False, 8, ONLY_ANSWERS, None),
     ("oversized-chunk", lambda: f.echo(size=4_000_000), True, 3, ONLY_ANSWERS, None),
+    ("endless-line", lambda: f.endless_line(20), True, 1, ONLY_ANSWERS, None),
 ]
 
 

@@ -15,9 +15,11 @@ from typing import Any
 import aiohttp
 
 from ..core.deadline import Deadline, current_deadline
-from ..core.errors import UpstreamConnectionError, UpstreamTimeout
+from ..core.errors import UpstreamConnectionError, UpstreamProtocolError, UpstreamTimeout
 from ..core.types import Timeouts
 
+# The longest line a streamed answer may have (an SSE event with a large base64 image fits).
+MAX_LINE = 16 << 20
 # Which limit an attempt's single timer is currently set to (for the timeout message).
 FIRST_BYTE, IDLE, TOTAL, BUDGET, FIRST_TOKEN = range(5)
 
@@ -83,15 +85,24 @@ class UpstreamResponse:
             raise _connection_error(self.provider, e) from None
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
-        """Body bytes as they arrive; each wait is bounded by the idle timeout."""
+        """Body bytes as they arrive; each wait is bounded by the idle timeout. Streams are
+        line-framed (SSE, NDJSON): a line over MAX_LINE bytes is a protocol error, so a
+        broken upstream cannot make a decoder buffer without bound."""
         content = self._resp.content
         idle = self._timeouts.idle
+        line = 0  # bytes since the last newline
         try:
             while True:
                 self._arm(idle)
                 data = await content.readany()
                 if not data:
                     return
+                end = data.rfind(b"\n")
+                line = len(data) - end - 1 if end >= 0 else line + len(data)
+                if line > MAX_LINE:
+                    raise UpstreamProtocolError(
+                        f"bad response: a stream line is over {MAX_LINE >> 20} MiB", provider=self.provider
+                    )
                 yield data
         except aiohttp.ClientError as e:
             raise _connection_error(self.provider, e) from None
