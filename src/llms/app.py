@@ -178,6 +178,7 @@ class Live:
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._retiring: list[Gateway] = []
+        self.chat: ChatHandler | None = None  # set once the HTTP app exists
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -204,8 +205,7 @@ class Live:
                 return False
             old, old_table = self.gateway, self.router.swap(new.router)
             self.gateway = new
-            self.settings.providers = new.status
-            self.settings.default_model = new.config.default_model
+            self._apply_server_settings(new.config)
             log.warning(
                 "config reloaded from %s (%s): %d providers, %d models",
                 new.config.source,
@@ -217,6 +217,17 @@ class Live:
                 log.warning("notice: %s", note)
             self.spawn(self._retire(old, old_table))
             return True
+
+    def _apply_server_settings(self, config: Config) -> None:
+        """What the HTTP side reads per request follows the new file too (the listening
+        address, `--verbose` and aiohttp's own body-size backstop need a restart)."""
+        rel = config.reliability
+        self.settings.providers = self.gateway.status
+        self.settings.default_model = config.default_model
+        chat: ChatHandler | None = self.chat
+        if chat is not None:
+            chat.max_size = config.client_max_size
+            chat.keepalive, chat.write_timeout = rel.keepalive, rel.write_timeout
 
     async def _retire(self, gateway: Gateway, table: Table) -> None:
         """Close the old providers once the requests that started on them are over (every
@@ -268,7 +279,7 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
     settings = settings_for(gateway, verbose)
     live = Live(gateway, settings, config_path)
     app = make_app(live.router, settings)
-    grace = config.reliability.shutdown_grace
+    live.chat = app["llms.chat"]
     # shutdown() waits for the chat requests itself; aiohttp's own wait is for the rest
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
@@ -289,7 +300,7 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
     if config.source != PACKAGED:
         live.spawn(live.watch())
     await stop.wait()
-    await shutdown(runner, live, grace)
+    await shutdown(runner, live, live.gateway.config.reliability.shutdown_grace)  # as last reloaded
     return 0
 
 
