@@ -15,7 +15,8 @@ class Row:
     faults: int = 0
     answered: int = 0
     errored: int = 0
-    lost: int = 0
+    lost: int = 0  # every request that did not end as allowed …
+    hung: int = 0  # … of which: no complete response within the client's deadline
     lost_details: list[str] = field(default_factory=list)
 
 
@@ -40,22 +41,25 @@ def record(
             row.errored += 1
         else:
             row.lost += 1
+            row.hung += o.detail.startswith("hung")
             row.lost_details.append(f"{o.kind} {o.status}: {o.detail}")
     return row
 
 
 def table() -> list[str]:
-    head = f"{'scenario':<34}{'requests':>9}{'faults':>8}{'answered':>10}{'errored':>9}{'lost':>6}"
+    head = f"{'scenario':<34}{'requests':>9}{'faults':>8}{'answered':>10}{'errored':>9}{'lost':>6}{'hung':>6}"
     lines = [head, "-" * len(head)]
     total = Row()
-    for name, r in ROWS.items():
-        lines.append(f"{name:<34}{r.requests:>9}{r.faults:>8}{r.answered:>10}{r.errored:>9}{r.lost:>6}")
-        for attr in ("requests", "faults", "answered", "errored", "lost"):
-            setattr(total, attr, getattr(total, attr) + getattr(r, attr))
-    lines.append("-" * len(head))
-    lines.append(
-        f"{'total':<34}{total.requests:>9}{total.faults:>8}{total.answered:>10}{total.errored:>9}{total.lost:>6}"
-    )
+    for name, r in [*ROWS.items(), ("total", total)]:
+        if name == "total":
+            lines.append("-" * len(head))
+        lines.append(f"{name:<34}{r.requests:>9}{r.faults:>8}{r.answered:>10}{r.errored:>9}{r.lost:>6}{r.hung:>6}")
+        if r is not total:
+            for attr in ("requests", "faults", "answered", "errored", "lost", "hung"):
+                setattr(total, attr, getattr(total, attr) + getattr(r, attr))
+    lines.append("answered: complete and exact; errored: a well-formed error (HTTP envelope or in-band event);")
+    lines.append("lost: anything else (truncated as success, wrong or malformed bytes, cut off, hung);")
+    lines.append("hung: no complete response within the client's deadline (counted in lost too)")
     for name, r in ROWS.items():
         for d in r.lost_details[:5]:
             lines.append(f"  lost in {name}: {d}")
