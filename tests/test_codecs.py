@@ -54,6 +54,27 @@ def test_sse_every_single_split_point():
         assert _all_events(SSEDecoder(), [STREAM[:cut], STREAM[cut:]]) == EXPECTED, cut
 
 
+def test_sse_whole_events_per_read_decode_like_byte_by_byte():
+    # What upstreams send: one or more whole `data:` events per read (the decoder's fast
+    # path), mixed with reads it must leave to the general path.
+    reads = [
+        b'data: {"a":1}\n\n',
+        b'data:{"b":2}\n\ndata: {"c":3}\n\n',
+        b"id: 9\n\n",  # sets the last event id, no event
+        b'data: {"d":4}\n\n',  # keeps id 9
+        b"event: delta\n",  # an event name, then its data in the next read
+        b'data: {"e":5}\n\n',
+        b'data: {"f":\ndata: 6}\n\n',  # multi-line data
+        b"\n\n",
+        b"data: [DONE]\n\n",
+    ]
+    whole = b"".join(reads)
+    byte_by_byte = _all_events(SSEDecoder(), [whole[i : i + 1] for i in range(len(whole))])
+    assert _all_events(SSEDecoder(), reads) == byte_by_byte
+    assert byte_by_byte[3] == (b'{"d":4}', None, "9")
+    assert byte_by_byte[4] == (b'{"e":5}', "delta", "9")
+
+
 def test_sse_final_event_without_blank_line_and_pending():
     d = SSEDecoder()
     assert d.feed(b'data: {"x":1}') == []

@@ -30,6 +30,10 @@ class SSEDecoder:
         self._id: str | None = None
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
+        if not self._buf and not self._data and self._event is None and chunk.endswith(b"\n\n") and b"\r" not in chunk:
+            events = self._whole_data_events(chunk)
+            if events is not None:
+                return events
         buf = self._buf + chunk
         if b"\r" in buf:
             # A trailing CR may be the first half of CRLF: keep it for the next feed.
@@ -48,6 +52,20 @@ class SSEDecoder:
             self._line(buf[start:end], events)
             start = end + 1
         self._buf = buf[start:]
+        return events
+
+    def _whole_data_events(self, chunk: bytes) -> list[SSEEvent] | None:
+        """The shape nearly every upstream sends — whole one-line `data:` events, LF line
+        ends, nothing left over — without the line-by-line walk (hot path: once per chunk of
+        every stream); None for anything else, which the general path then decodes."""
+        events: list[SSEEvent] = []
+        for part in chunk[:-2].split(b"\n\n"):
+            if not part.startswith(b"data:") or b"\n" in part:
+                return None
+            value = part[5:]
+            if value[:1] == b" ":
+                value = value[1:]
+            events.append(SSEEvent(value, None, self._id))
         return events
 
     def flush(self) -> list[SSEEvent]:
