@@ -40,8 +40,9 @@ PHONE = {"width": 390, "height": 844}
 
 
 def ui_config(upstream: FakeUpstream) -> dict:
-    """`alpha` serves four models with pricing, `beta` serves `coder`; the default is `chat`,
-    which is not the first model listed, so the default is visibly honoured."""
+    """`alpha` serves five models with pricing, `beta` serves `coder`; both serve `shared`
+    (alpha first, for failover). The default is `chat`, which is not the first model listed, so
+    the default is visibly honoured."""
     return {
         "defaults": {"text": {"model": "chat"}},
         "timeouts": {"connect": 2, "first_byte": 5, "idle": 5, "total": 30},
@@ -50,14 +51,20 @@ def ui_config(upstream: FakeUpstream) -> dict:
                 "type": "OpenAiProvider",
                 "base_url": upstream.base_url("alpha"),
                 "api_key": "sk-alpha",
-                "models": {"fast": "a-fast", "chat": "a-chat", "vision": "a-vision", "thinker": "a-think"},
+                "models": {
+                    "fast": "a-fast",
+                    "chat": "a-chat",
+                    "vision": "a-vision",
+                    "thinker": "a-think",
+                    "shared": "a-shared",
+                },
                 "default_pricing": {"input": "0.000001", "output": "0.000002"},
             },
             "beta": {
                 "type": "OpenAiProvider",
                 "base_url": upstream.base_url("beta"),
                 "api_key": "sk-beta",
-                "models": {"coder": "b-coder"},
+                "models": {"coder": "b-coder", "shared": "b-shared"},
             },
         },
     }
@@ -93,6 +100,7 @@ class Session:
         self.requests: list[str] = []
         self.errors: list[str] = []
         self.broken: list[str] = []  # UI files that did not load
+        self.console: list[str] = []
         self.context.on("request", lambda r: self.requests.append(r.url))
         self.context.on("response", self._check)
         self.page = self.new_page()
@@ -105,12 +113,17 @@ class Session:
     def new_page(self):  # type: ignore[no-untyped-def]
         page = self.context.new_page()
         page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
+        page.on("requestfailed", lambda r: self.console.append(f"request failed: {r.url} {r.failure}"))
         page.set_default_timeout(20_000)
         return page
 
     def open(self, path: str = "/"):  # type: ignore[no-untyped-def]
         self.page.goto(self.gateway.url + path)
-        self.page.wait_for_selector("html.ready")
+        try:
+            self.page.wait_for_selector("html.ready")
+        except Exception as e:
+            raise AssertionError(f"the app did not start: {self.problems()} {self.console}") from e
         return self.page
 
     def problems(self) -> list[str]:

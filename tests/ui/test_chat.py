@@ -211,3 +211,34 @@ def test_deleting_the_chat_that_is_streaming_stops_it_for_good(session, upstream
     page.reload()
     page.wait_for_selector("html.ready")
     expect(page.locator(".history-item")).to_have_count(0)
+
+
+def test_failover_shows_the_path_and_the_provider_that_answered(session, upstream):
+    upstream.on("alpha", "a-shared", error(503, "alpha is down"))
+    upstream.on("beta", "b-shared", stream(["from beta"]))
+    page = session.open()
+    page.locator("#model-button").click()
+    page.locator("#model-search").fill("shared")
+    page.keyboard.press("Enter")
+    send(page, "Anyone there?")
+    wait_done(page)
+    meta = last_reply(page).locator(".meta")
+    expect(meta.locator(".meta-provider")).to_have_text("beta · b-shared")
+    # alpha may have been retried first (×n); then the gateway failed over to beta.
+    expect(meta.locator(".meta-tried")).to_have_text(re.compile(r"^after failover: alpha( ×\d+)? → beta$"))
+    # beta has no pricing in llms.json: no cost is shown rather than alpha's.
+    expect(meta.locator(".meta-cost")).to_have_count(0)
+
+
+def test_scroll_to_latest_button(session, upstream):
+    upstream.on("alpha", "a-chat", stream([f"Paragraph {i}.\n\n" for i in range(60)]))
+    page = session.open()
+    send(page, "Long answer")
+    wait_done(page)
+    button = page.get_by_role("button", name="Scroll to the latest message")
+    expect(button).to_be_hidden()
+    page.locator("#thread").evaluate("t => t.scrollTop = 0")
+    expect(button).to_be_visible()
+    button.click()
+    expect(button).to_be_hidden()
+    expect(last_reply(page).locator(".meta")).to_be_in_viewport()

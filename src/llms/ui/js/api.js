@@ -54,9 +54,9 @@ async function errorFrom(response) {
 }
 
 /**
- * POSTs a streamed chat completion and yields what arrives:
- * `{type: 'open', provider, providerModel}`, `{type: 'delta', content, reasoning}`,
- * `{type: 'usage', usage}`, `{type: 'done'}`. Throws ChatError (HTTP error, in-band error
+ * POSTs a streamed chat completion and yields what arrives: `{type: 'open', provider,
+ * providerModel, tried}` (tried: the failover path, when there was one), `{type: 'delta',
+ * content, reasoning}`, `{type: 'usage', usage}`, `{type: 'done'}`. Throws ChatError (HTTP error, in-band error
  * event, network drop, a stream cut before `[DONE]`) or the AbortError of `signal`.
  */
 export async function* streamChat(body, signal) {
@@ -77,6 +77,7 @@ export async function* streamChat(body, signal) {
     type: 'open',
     provider: response.headers.get('x-llms-provider'),
     providerModel: response.headers.get('x-llms-provider-model'),
+    tried: response.headers.get('x-llms-tried'),
   };
   const reader = response.body.getReader();
   const parser = new SseParser();

@@ -55,7 +55,7 @@ export function requestParams(params = {}) {
 export async function runReply(conv, msg, { signal, pricingFor, onUpdate }) {
   Object.assign(msg, {
     content: '', reasoning: '', error: null, stopped: false, pending: true,
-    usage: null, provider: null, providerModel: null, ttft: null, duration: null, cost: null,
+    usage: null, provider: null, providerModel: null, tried: null, ttft: null, duration: null, cost: null,
   });
   const index = conv.messages.indexOf(msg);
   const messages = requestMessages(conv, index);
@@ -66,6 +66,7 @@ export async function runReply(conv, msg, { signal, pricingFor, onUpdate }) {
       if (event.type === 'open') {
         msg.provider = event.provider;
         msg.providerModel = event.providerModel;
+        msg.tried = event.tried || null;
       } else if (event.type === 'delta') {
         msg.ttft ??= performance.now() - started;
         msg.content += event.content;

@@ -14,6 +14,12 @@ const dirty = new Set();
 
 export function initThread(actions) {
   handlers = actions;
+  const button = document.getElementById('to-bottom');
+  pane().addEventListener('scroll', () => (button.hidden = nearBottom()), { passive: true });
+  button.addEventListener('click', () => {
+    scrollToEnd(true);
+    document.getElementById('prompt').focus();
+  });
 }
 
 /** Draws the whole conversation (or the empty state when there is none). */
@@ -50,6 +56,7 @@ function nearBottom() {
 export function scrollToEnd(force = false) {
   const p = pane();
   if (force || nearBottom()) p.scrollTop = p.scrollHeight;
+  document.getElementById('to-bottom').hidden = nearBottom();
 }
 
 function article(conv, msg, index) {
@@ -176,11 +183,22 @@ function details(msg) {
   const add = (cls, text, title) => text && parts.push(h('span', { class: `meta-${cls}`, text, title }));
   add('model', msg.model, 'Model');
   if (msg.provider) add('provider', msg.providerModel && msg.providerModel !== msg.model ? `${msg.provider} · ${msg.providerModel}` : msg.provider, 'Provider that served it');
+  if (msg.tried) add('tried', `after failover: ${triedPath(msg.tried)}`, 'Providers tried, in order (×n: tries)');
   if (msg.usage) add('tokens', `${formatCount(msg.usage.prompt_tokens)} in · ${formatCount(msg.usage.completion_tokens)} out`, 'Tokens in / out');
   add('duration', formatMs(msg.duration), 'Total time');
   if (msg.ttft != null) add('ttft', `TTFT ${formatMs(msg.ttft)}`, 'Time to first token');
   add('cost', formatCost(msg.cost), 'Cost from the gateway\'s pricing');
   return h('div', { class: 'meta', 'aria-label': 'Reply details' }, parts);
+}
+
+/** "a,a,a,b" → "a ×3 → b": the gateway's retries on one provider, then its failover. */
+function triedPath(tried) {
+  const runs = [];
+  for (const name of tried.split(',')) {
+    if (runs.length && runs.at(-1)[0] === name) runs.at(-1)[1]++;
+    else runs.push([name, 1]);
+  }
+  return runs.map(([name, n]) => (n > 1 ? `${name} ×${n}` : name)).join(' → ');
 }
 
 function actionButton(name, label, onClick) {
