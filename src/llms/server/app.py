@@ -168,8 +168,10 @@ def make_app(router: Router, settings: ServerSettings) -> web.Application:
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_size + 1024 * 1024)
     routes = Routes(router, settings)
     chat = ChatHandler(router, settings.max_size, settings.keepalive, settings.write_timeout)
-    app.router.add_post("/v1/chat/completions", chat)
-    app.router.add_post("/chat/completions", chat)
+    # The bound coroutine method, not the instance: aiohttp wraps a callable object that is not
+    # a coroutine function in one more coroutine per request (~1.2 % of a request's instructions).
+    app.router.add_post("/v1/chat/completions", chat.__call__)
+    app.router.add_post("/chat/completions", chat.__call__)
     app.router.add_get("/v1/models", routes.models)
     app.router.add_get("/v1/models/{model:.+}", routes.model)
     app.router.add_get("/models", routes.llms_models)
