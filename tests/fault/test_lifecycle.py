@@ -75,12 +75,14 @@ async def first_chunk_then_rest(gw: GatewayProcess, model: str) -> tuple[asyncio
 
 
 async def test_file_change_reloads_and_in_flight_stream_finishes_on_the_old_config(upstream, gateway_for):
-    upstream.on("old-p", "old-model", f.echo(delay=SLOW))
+    upstream.on("old-p", "old-model", f.echo(delay=0.6))  # ~4 s
     upstream.on("new-p", "new-model", f.echo())
     gw = gateway_for(config(upstream, {"old-model": "old-p"}))
     task, _ = await first_chunk_then_rest(gw, "old-model")
     gw.config_path.write_text(json.dumps(config(upstream, {"new-model": "new-p"})))
     assert await asyncio.to_thread(wait_until, lambda: served_models(gw) == {"new-model"})
+    assert not task.done()  # the reload happened while the old stream was running
+    assert "previous config: 1 providers closed" not in gw.output()
     [in_flight] = await task
     [fresh] = await many(gw, "new-model", 1)
     [gone] = await many(gw, "old-model", 1, stream=False)
