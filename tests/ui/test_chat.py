@@ -230,14 +230,18 @@ def test_failover_shows_the_path_and_the_provider_that_answered(session, upstrea
     expect(meta.locator(".meta-cost")).to_have_count(0)
 
 
-def test_scroll_to_latest_button(session, upstream):
-    upstream.on("alpha", "a-chat", stream([f"Paragraph {i}.\n\n" for i in range(60)]))
+def test_scroll_follows_the_reply_unless_the_reader_scrolls_up(session, upstream):
+    upstream.on("alpha", "a-chat", stream([f"Paragraph {i}.\n\n" for i in range(60)], delay=0.05))
     page = session.open()
     send(page, "Long answer")
-    wait_done(page)
+    thread = page.locator("#thread")
     button = page.get_by_role("button", name="Scroll to the latest message")
+    expect(last_reply(page).locator(".content")).to_contain_text("Paragraph 25.")
+    assert thread.evaluate("t => t.scrollHeight - t.scrollTop - t.clientHeight") < 120  # following
     expect(button).to_be_hidden()
-    page.locator("#thread").evaluate("t => t.scrollTop = 0")
+    thread.evaluate("t => t.scrollTop = 0")  # the reader goes back up while it streams
+    wait_done(page)
+    assert thread.evaluate("t => t.scrollTop") == 0  # not yanked down
     expect(button).to_be_visible()
     button.click()
     expect(button).to_be_hidden()

@@ -10,7 +10,7 @@ import { focusPrompt, initComposer, setBusy, setPlaceholder } from './views/comp
 import { close as closeModels, initModelPicker, isOpen as modelsOpen, setModels, showModel } from './views/models.js';
 import { initSettings, openSettings } from './views/settings.js';
 import { initSidebar, isPhone, renderSidebar, toggleSidebar } from './views/sidebar.js';
-import { initThread, renderThread, scrollToEnd, updateMessage } from './views/thread.js';
+import { initThread, renderThread, updateMessage } from './views/thread.js';
 import { announce, toast } from './views/toast.js';
 
 const state = {
@@ -21,6 +21,18 @@ const state = {
   draft: { system: '', params: {} }, // settings of that new chat
   streaming: null, // {conv, msg, controller}
 };
+
+/** Saves a chat; a browser that refuses (storage full, private mode) gets one notice, and the
+ * chat goes on in memory. */
+let saveWarned = false;
+async function persist(conv, options) {
+  try {
+    await store.save(conv, options);
+  } catch (e) {
+    if (!saveWarned) toast(`This chat could not be saved in the browser: ${e.message || e}`, { timeout: 8000 });
+    saveWarned = true;
+  }
+}
 
 // -- models -------------------------------------------------------------------------------------
 
@@ -45,7 +57,7 @@ function pickModel(id) {
   setModel(id);
   if (state.current) {
     state.current.model = id;
-    store.save(state.current, { touch: false });
+    persist(state.current, { touch: false });
   }
   announce(`Model: ${id}`);
   focusPrompt();
@@ -116,18 +128,15 @@ async function generate(conv, msg) {
   state.streaming = { conv, msg, controller };
   setBusy(true);
   msg.pending = true;
-  await store.save(conv);
+  await persist(conv);
   if (state.current === conv) renderThread(conv);
-  const saver = setInterval(() => store.save(conv, { touch: false }), 2000);
+  const saver = setInterval(() => persist(conv, { touch: false }), 2000);
   await runReply(conv, msg, { signal: controller.signal, pricingFor, onUpdate: () => updateMessage(msg) });
   clearInterval(saver);
   state.streaming = null;
   setBusy(false);
-  await store.save(conv);
-  if (state.current === conv) {
-    renderThread(conv);
-    scrollToEnd();
-  }
+  await persist(conv);
+  updateMessage(msg); // its final form: details, actions; the reader's scroll position is kept
   announce(msg.error ? `Error: ${msg.error.message}` : msg.stopped ? 'Stopped.' : 'Reply finished.');
 }
 
@@ -162,7 +171,7 @@ async function rename(id, title) {
   const conv = store.get(id);
   if (!conv) return;
   conv.title = title;
-  await store.save(conv, { touch: false });
+  await persist(conv, { touch: false });
   if (conv === state.current) document.title = `${title} · llms`;
 }
 
@@ -171,10 +180,15 @@ async function remove(id) {
   if (!conv) return;
   if (state.streaming?.conv === conv) stop();
   const wasOpen = state.current === conv;
-  await store.remove(id);
+  try {
+    await store.remove(id);
+  } catch (e) {
+    toast(`Could not delete the chat: ${e.message || e}`);
+    return;
+  }
   if (wasOpen) newChat();
   const undo = async () => {
-    await store.save(conv, { touch: false, restore: true });
+    await persist(conv, { touch: false, restore: true });
     if (wasOpen && !state.current) openConversation(conv.id);
   };
   toast(`Deleted “${conv.title}”.`, { timeout: 6000, action: { label: 'Undo', run: undo } });
@@ -190,7 +204,7 @@ function saveSettings({ system, params }) {
   const target = settingsTarget();
   target.system = system;
   target.params = params;
-  if (state.current) store.save(state.current, { touch: false });
+  if (state.current) persist(state.current, { touch: false });
   updateSettingsBadge();
   toast('Chat settings saved.');
 }
@@ -246,7 +260,7 @@ function wireGlobal() {
     e.target.value = '';
   });
   if (/Mac|iPhone|iPad/.test(navigator.platform)) byId('new-chat-kbd').textContent = '⌘ K';
-  window.addEventListener('pagehide', () => state.streaming && store.save(state.streaming.conv, { touch: false }));
+  window.addEventListener('pagehide', () => state.streaming && persist(state.streaming.conv, { touch: false }));
 }
 
 async function start() {

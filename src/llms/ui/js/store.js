@@ -35,8 +35,8 @@ export const store = {
     if (touch) conv.updatedAt = Date.now();
     if (!this.conversations.includes(conv)) this.conversations.push(conv);
     this.sort();
-    await db.put('conversations', conv);
     emit();
+    await db.put('conversations', conv);
   },
 
   async remove(id) {

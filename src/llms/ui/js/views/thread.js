@@ -45,7 +45,7 @@ function flush() {
     if (el) fillAssistant(el, msg);
   }
   dirty.clear();
-  if (follow) scrollToEnd();
+  if (follow) scrollToEnd(true);
 }
 
 function nearBottom() {
