@@ -6,6 +6,8 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from ..fake_upstream import stream
+from ..gateway_proc import GatewayProcess
+from .conftest import DESKTOP, Session
 from .helpers import last_call, send, wait_done
 
 
@@ -66,3 +68,21 @@ def test_keyboard_navigation_and_switching_mid_conversation(session, upstream):
     page.keyboard.press("Escape")
     expect(page.locator("#model-popover")).to_be_hidden()
     expect(page.locator("#model-button")).to_be_focused()
+
+
+def test_a_gateway_without_models_says_so(browser):
+    empty = GatewayProcess({"providers": {}}).start()
+    s = Session(browser, empty, DESKTOP)
+    try:
+        page = s.open()
+        expect(page.locator("#model-name")).to_have_text("No model")
+        page.locator("#model-button").click()
+        expect(page.locator(".model-empty")).to_contain_text("The gateway serves no model")
+        page.keyboard.press("Escape")
+        send(page, "Hello?")
+        expect(page.locator(".toast")).to_contain_text("No model to send to")
+        expect(page.locator("#prompt")).to_have_value("Hello?")  # nothing typed is lost
+        assert not s.problems()
+    finally:
+        s.close()
+        empty.stop()
