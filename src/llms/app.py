@@ -12,6 +12,7 @@ stops at once)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import logging
 import logging.handlers
@@ -292,6 +293,11 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
         print(f"llms: cannot listen on {host}:{port}: {e.strerror}", file=sys.stderr)
         return 1
     banner(gateway, host, port, out)
+    # What start-up built (modules, config, providers, the app) lives as long as the process:
+    # take it out of the cyclic GC's reach, so a full collection under load walks only what
+    # requests allocate (~6 ms -> well under 1 ms; those pauses are tail latency).
+    gc.collect()
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
