@@ -3,11 +3,13 @@ the streaming commit point, in-band errors after it, client disconnects, pass-th
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
 import orjson
 import pytest
+from aiohttp import web
 
 from . import fake_upstream as fu
 
@@ -205,6 +207,23 @@ def test_stall_after_commit_is_in_band_timeout(gateway, upstream):
     assert events[-1]["error"]["type"] == "timeout"
     assert "stalled" in events[-1]["error"]["message"]
     assert "[DONE]" not in events
+
+
+def test_stall_in_a_non_streamed_body_is_an_idle_timeout(gateway, upstream):
+    # Headers and part of the body, then silence: the idle timer (2 s) must cover the body read
+    # (the transport arms it only when the body is not already complete).
+    async def handle(call):
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = 100
+        await response.prepare(call.request)
+        await response.write(b'{"id": "x", ')
+        await asyncio.sleep(4)
+        return response
+
+    upstream.on("primary", "p-only", handle)
+    r = post(gateway, {"model": "primary-only", "messages": MSG})
+    assert r.status_code == 504, r.text
+    assert "stalled" in r.json()["error"]["message"]
 
 
 def test_slow_first_byte_fails_over(gateway, upstream):

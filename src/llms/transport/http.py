@@ -78,7 +78,8 @@ class UpstreamResponse:
 
     async def read(self) -> bytes:
         """The whole body (for non-streamed answers)."""
-        self._arm(self._timeouts.idle)
+        if not self._resp.content.is_eof():  # usually the body came with the headers: no wait, no timer
+            self._arm(self._timeouts.idle)
         try:
             return await self._resp.read()
         except aiohttp.ClientError as e:
