@@ -1,6 +1,7 @@
 """One time budget per request, across every retry and failover: set when the router takes
-the request (the configured `budget`, lowered per request by the `x-llms-timeout` header),
-carried to the transport as `core.deadline.Deadline`, checked before every backoff sleep.
+the request (the configured `budget`, lowered per request by the `x-llms-timeout` header;
+`Router.chat`/`open_stream` build the `core.deadline.Deadline` inline), carried to the
+transport in a context variable, checked here before every backoff sleep.
 When it runs out the client gets 504 naming what was tried."""
 
 from __future__ import annotations
@@ -12,12 +13,6 @@ from ..core.errors import GatewayError, UpstreamError
 
 # Do not start a wait that would leave less than this for the attempt after it.
 MIN_ATTEMPT = 0.1
-
-
-def start(budget: float, requested: float | None) -> Deadline:
-    """The deadline of a request starting now: `budget` seconds, or fewer when asked."""
-    seconds = budget if requested is None or requested >= budget else requested
-    return Deadline(asyncio.get_running_loop().time() + seconds, seconds)
 
 
 def spent(deadline: Deadline) -> bool:

@@ -119,7 +119,8 @@ class Router:
     async def chat(self, request: dict[str, Any], attempt: Attempt, timeout: float | None = None) -> dict[str, Any]:
         table = self._table
         lanes = table.lanes_for(attempt.model)
-        deadline = budget.start(table.policy.budget, timeout)
+        seconds = table.policy.budget if timeout is None or timeout >= table.policy.budget else timeout
+        deadline = Deadline(asyncio.get_running_loop().time() + seconds, seconds)
         # Not reset afterwards: aiohttp runs each request in a task of its own (a copied
         # context), and every router call sets it anew — saves a Token per request.
         current_deadline.set(deadline)
@@ -136,7 +137,8 @@ class Router:
         read, or the stream ended); errors before that point fail over."""
         table = self._table
         lanes = table.lanes_for(attempt.model)
-        deadline = budget.start(table.policy.budget, timeout)
+        seconds = table.policy.budget if timeout is None or timeout >= table.policy.budget else timeout
+        deadline = Deadline(asyncio.get_running_loop().time() + seconds, seconds)
         current_deadline.set(deadline)  # (see chat)
         table.active += 1
         try:
@@ -163,9 +165,9 @@ async def _run(
             try:
                 if streaming:
                     result: Any = await _open(table, lane, request, attempt, deadline)
-                else:
-                    result = await lane.provider.chat(request, attempt.model)
-                    lane.leave()
+                    lane.succeeded()  # at the commit point; the stream holds its slot until it ends
+                    return result
+                result = await lane.provider.chat(request, attempt.model)
             except UpstreamError as e:
                 lane.leave()
                 errors.append(e)
@@ -185,7 +187,7 @@ async def _run(
                 lane.leave()
                 lane.released()
                 raise
-            lane.succeeded()
+            lane.served()
             return result
     if errors:
         failed = AllProvidersFailed(attempt.model, errors)

@@ -131,6 +131,13 @@ class Lane:
         """The attempt no longer holds a slot (its answer or stream is over)."""
         self.state.inflight -= 1
 
+    def served(self) -> None:
+        """A non-streamed attempt answered: `leave()` and `succeeded()` in one call."""
+        self.state.inflight -= 1
+        if self.breaker is not None:
+            self.breaker.success()
+            self.state.breaker.success()  # type: ignore[union-attr]
+
     def succeeded(self) -> None:
         if self.breaker is not None:
             self.breaker.success()

@@ -60,13 +60,14 @@ class UpstreamResponse:
         clock: Deadline | None,
         provider: str,
         timeouts: Timeouts,
+        loop: asyncio.AbstractEventLoop,
     ) -> None:
         self._resp = resp
         self._deadline = deadline
         self._total_at = total_at
         self._total_why = total_why
         self._clock = clock
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop
         self._timeouts = timeouts
         self.why = FIRST_BYTE  # until the first _arm, the headers' timer still runs (open() sets which)
         self.provider = provider
@@ -194,7 +195,7 @@ class UpstreamClient:
                     headers=headers,
                     timeout=_client_timeout(timeouts.connect),
                 ) as resp:
-                    answer = UpstreamResponse(resp, deadline, total_at, total_why, clock, self.provider, timeouts)
+                    answer = UpstreamResponse(resp, deadline, total_at, total_why, clock, self.provider, timeouts, loop)
                     answer.why = why
                     try:
                         yield answer
