@@ -115,3 +115,16 @@ def test_encode_error_and_done():
         "error": {"message": "timeout: stalled", "type": "timeout", "param": None, "code": "upstream_timeout"}
     }
     assert DONE == b"data: [DONE]\n\n"
+
+
+def test_long_line_in_many_reads():
+    # a 16 MiB event in 4 KiB reads (quadratic buffering would make this test take minutes)
+    payload = b'{"x":"' + b"a" * (16 * 2**20) + b'"}'
+    data = b"data: " + payload + b"\n\n"
+    for decoder_cls, frame in ((SSEDecoder, data), (NDJSONDecoder, payload + b"\n")):
+        d = decoder_cls()
+        out = []
+        for i in range(0, len(frame), 4096):
+            out += d.feed(frame[i : i + 4096])
+        assert len(out) == 1
+        assert (out[0].data if decoder_cls is SSEDecoder else out[0]) == payload

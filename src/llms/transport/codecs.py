@@ -21,10 +21,13 @@ class SSEDecoder:
     """Feed bytes in any split; get whole events out (per the WHATWG event-stream rules:
     CRLF, LF or CR line ends, multi-line `data:`, `:` comments ignored)."""
 
-    __slots__ = ("_buf", "_data", "_event", "_id")
+    __slots__ = ("_buf", "_tail", "_data", "_event", "_id")
 
     def __init__(self) -> None:
         self._buf = b""
+        # Pieces of a line still without its end, kept unjoined so a long line arriving in
+        # many reads costs linear time, not quadratic.
+        self._tail: list[bytes] = []
         self._data: list[bytes] = []
         self._event: str | None = None
         self._id: str | None = None
@@ -34,7 +37,10 @@ class SSEDecoder:
             events = self._whole_data_events(chunk)
             if events is not None:
                 return events
-        buf = self._buf + chunk
+        if b"\n" not in chunk and b"\r" not in chunk:
+            self._tail.append(chunk)
+            return []
+        buf = self._joined() + chunk
         if b"\r" in buf:
             # A trailing CR may be the first half of CRLF: keep it for the next feed.
             hold = buf.endswith(b"\r")
@@ -68,11 +74,18 @@ class SSEDecoder:
             events.append(SSEEvent(value, None, self._id))
         return events
 
+    def _joined(self) -> bytes:
+        if self._tail:
+            self._buf += b"".join(self._tail)
+            self._tail = []
+        return self._buf
+
     def flush(self) -> list[SSEEvent]:
         """End of stream: a final event without its blank line still counts."""
         events: list[SSEEvent] = []
-        if self._buf.rstrip(b"\r"):
-            self._line(self._buf.rstrip(b"\r"), events)
+        rest = self._joined().rstrip(b"\r")
+        if rest:
+            self._line(rest, events)
         self._buf = b""
         self._line(b"", events)
         return events
@@ -80,7 +93,7 @@ class SSEDecoder:
     @property
     def pending(self) -> bool:
         """True when a partial event is buffered (the stream was cut mid-event)."""
-        return bool(self._buf.strip() or self._data)
+        return bool(self._joined().strip() or self._data)
 
     def _line(self, line: bytes, out: list[SSEEvent]) -> None:
         if not line:
@@ -104,18 +117,21 @@ class SSEDecoder:
 class NDJSONDecoder:
     """Feed bytes in any split; get whole non-empty lines (one JSON document each)."""
 
-    __slots__ = ("_buf",)
+    __slots__ = ("_buf", "_tail")
 
     def __init__(self) -> None:
         self._buf = b""
+        self._tail: list[bytes] = []  # pieces of a line without its end (linear, as above)
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        self._buf += chunk
-        if b"\n" not in self._buf:
+        if b"\n" not in chunk:
+            self._tail.append(chunk)
             return []
-        *lines, self._buf = self._buf.split(b"\n")
+        *lines, self._buf = (self._buf + b"".join(self._tail) + chunk).split(b"\n")
+        self._tail = []
         return [line for line in (x.strip() for x in lines) if line]
 
     def flush(self) -> list[bytes]:
-        rest, self._buf = self._buf.strip(), b""
+        rest, self._buf = (self._buf + b"".join(self._tail)).strip(), b""
+        self._tail = []
         return [rest] if rest else []
