@@ -27,7 +27,6 @@ import orjson
 
 from ..core.errors import InvalidRequest, UpstreamConnectionError, UpstreamStatusError
 from ..core.types import Chunk, ProviderConfig
-from ..transport import SSEDecoder
 from .base import Provider, error_message
 from .native import (
     ChunkFactory,
@@ -119,13 +118,8 @@ class AnthropicProvider(Provider):
         ) as r:
             if r.status >= 400:
                 raise self.error(r.status, await r.read(), r.headers)
-            decoder = SSEDecoder()
-            async for data in r.iter_chunks():
-                for event in decoder.feed(data):
-                    for chunk in mapper.feed(self.loads(event.data, "a stream event")):
-                        yield Chunk(chunk)
-            for event in decoder.flush():
-                for chunk in mapper.feed(self.loads(event.data, "a stream event")):
+            async for data in self.sse_data(r):
+                for chunk in mapper.feed(self.loads(data, "a stream event")):
                     yield Chunk(chunk)
         if not mapper.done:
             raise UpstreamConnectionError(

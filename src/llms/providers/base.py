@@ -11,7 +11,7 @@ import orjson
 
 from ..core.errors import UpstreamProtocolError, UpstreamStatusError
 from ..core.types import Chunk, ProviderConfig
-from ..transport import UpstreamClient, retry_after_seconds
+from ..transport import NDJSONDecoder, SSEDecoder, UpstreamClient, UpstreamResponse, retry_after_seconds
 
 
 class ProviderUnavailable(Exception):
@@ -88,6 +88,25 @@ class Provider:
 
     def protocol_error(self, what: str) -> UpstreamProtocolError:
         return UpstreamProtocolError(f"bad response: {what}", provider=self.name)
+
+    async def sse_data(self, response: UpstreamResponse) -> AsyncIterator[bytes]:
+        """The data of each SSE event as it arrives, through to a last event that lacks
+        its blank line."""
+        decoder = SSEDecoder()
+        async for data in response.iter_chunks():
+            for event in decoder.feed(data):
+                yield event.data
+        for event in decoder.flush():
+            yield event.data
+
+    async def ndjson_lines(self, response: UpstreamResponse) -> AsyncIterator[bytes]:
+        """Each non-empty NDJSON line as it arrives, through to a last one without its newline."""
+        decoder = NDJSONDecoder()
+        async for data in response.iter_chunks():
+            for line in decoder.feed(data):
+                yield line
+        for line in decoder.flush():
+            yield line
 
     def loads(self, data: bytes, what: str) -> Any:
         try:

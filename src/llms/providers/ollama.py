@@ -23,7 +23,6 @@ import orjson
 
 from ..core.errors import InvalidRequest, UpstreamConnectionError, UpstreamError, UpstreamStatusError
 from ..core.types import Chunk, ProviderConfig, Timeouts
-from ..transport import NDJSONDecoder
 from .base import Provider, error_message
 from .native import (
     ChunkFactory,
@@ -126,12 +125,7 @@ class OllamaProvider(Provider):
         async with self.client.open("POST", self.url, body=body, headers=self.headers, timeouts=self.timeouts) as r:
             if r.status >= 400:
                 raise self.error(r.status, await r.read(), r.headers)
-            decoder = NDJSONDecoder()
-            async for data in r.iter_chunks():
-                for line in decoder.feed(data):
-                    for chunk in self._map_line(mapper, line):
-                        yield Chunk(chunk)
-            for line in decoder.flush():
+            async for line in self.ndjson_lines(r):
                 for chunk in self._map_line(mapper, line):
                     yield Chunk(chunk)
         if not mapper.done:

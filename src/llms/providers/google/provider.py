@@ -11,7 +11,6 @@ import orjson
 
 from ...core.errors import UpstreamConnectionError, UpstreamStatusError
 from ...core.types import Chunk, ProviderConfig
-from ...transport import SSEDecoder
 from ..base import Provider
 from ..native import inline_image_urls, wants_usage
 from .request import to_gemini
@@ -78,13 +77,8 @@ class GoogleProvider(Provider):
         async with self.client.open("POST", url, body=body, headers=self.headers, timeouts=self.timeouts) as r:
             if r.status >= 400:
                 raise self.error(r.status, await r.read(), r.headers)
-            decoder = SSEDecoder()
-            async for data in r.iter_chunks():
-                for event in decoder.feed(data):
-                    for chunk in mapper.feed(self.loads(event.data, "a stream event")):
-                        yield Chunk(chunk)
-            for event in decoder.flush():
-                for chunk in mapper.feed(self.loads(event.data, "a stream event")):
+            async for data in self.sse_data(r):
+                for chunk in mapper.feed(self.loads(data, "a stream event")):
                     yield Chunk(chunk)
         if not mapper.finished:
             raise UpstreamConnectionError(
