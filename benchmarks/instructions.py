@@ -147,6 +147,9 @@ def main():
     if not os.path.exists(bench.MOCK_BIN):
         sys.exit("mock binary missing: run benchmarks/run.sh once (it builds it), or cargo build --release "
                  "--manifest-path benchmarks/mock-upstream/Cargo.toml")
+    for what, port in (("mock", args.mock_port), ("gateway", args.port)):
+        if not bench.port_free("127.0.0.1", port):
+            sys.exit(f"{what} port {port} is already in use (another benchmark?); pick another: --port / --mock-port")
     scratch = tempfile.mkdtemp(prefix="llms-instructions-")
     results = []
     try:
