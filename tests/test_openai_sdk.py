@@ -43,6 +43,7 @@ def test_non_streamed_completion(client, upstream):
     assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
     assert raw.headers["x-llms-provider"] == "primary"
     assert raw.headers["x-llms-provider-model"] == "p-chat"
+    assert raw.headers["x-llms-pricing"] == "0.000001/0.000002"
     extra = r.model_extra["metadata"]
     assert extra["pricing"] == "0.000001/0.000002" and isinstance(extra["duration"], int)
     sent = upstream.received("primary")[-1]

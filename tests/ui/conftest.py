@@ -41,8 +41,8 @@ PHONE = {"width": 390, "height": 844}
 
 def ui_config(upstream: FakeUpstream) -> dict:
     """`alpha` serves five models with pricing, `beta` serves `coder`; both serve `shared`
-    (alpha first, for failover). The default is `chat`, which is not the first model listed, so
-    the default is visibly honoured."""
+    (alpha first, for failover; beta prices `shared` only). The default is `chat`, which is
+    not the first model listed, so the default is visibly honoured."""
     return {
         "defaults": {"text": {"model": "chat"}},
         "timeouts": {"connect": 2, "first_byte": 5, "idle": 5, "total": 30},
@@ -65,6 +65,7 @@ def ui_config(upstream: FakeUpstream) -> dict:
                 "base_url": upstream.base_url("beta"),
                 "api_key": "sk-beta",
                 "models": {"coder": "b-coder", "shared": "b-shared"},
+                "pricing": {"b-shared": {"input": "0.00001", "output": "0.00002"}},
             },
         },
     }

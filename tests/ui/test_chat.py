@@ -226,8 +226,9 @@ def test_failover_shows_the_path_and_the_provider_that_answered(session, upstrea
     expect(meta.locator(".meta-provider")).to_have_text("beta · b-shared")
     # alpha may have been retried first (×n); then the gateway failed over to beta.
     expect(meta.locator(".meta-tried")).to_have_text(re.compile(r"^after failover: alpha( ×\d+)? → beta$"))
-    # beta has no pricing in llms.json: no cost is shown rather than alpha's.
-    expect(meta.locator(".meta-cost")).to_have_count(0)
+    # the cost is beta's price (from the gateway's x-llms-pricing), not alpha's listed one:
+    # 5 × $0.00001 + 1 × $0.00002
+    expect(meta.locator(".meta-cost")).to_have_text("$0.00007")
 
 
 def test_scroll_follows_the_reply_unless_the_reader_scrolls_up(session, upstream):

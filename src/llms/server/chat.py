@@ -203,6 +203,8 @@ def _headers(attempt: Attempt) -> dict[str, str]:
     headers = {"x-llms-provider": attempt.provider, "x-llms-provider-model": attempt.provider_model}
     if len(attempt.tried) > 1:
         headers["x-llms-tried"] = ",".join(attempt.tried)
+    if attempt.pricing:  # the price of the provider that answered, also after a failover
+        headers["x-llms-pricing"] = attempt.pricing
     return headers
 
 

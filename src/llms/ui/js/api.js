@@ -78,6 +78,7 @@ export async function* streamChat(body, signal) {
     provider: response.headers.get('x-llms-provider'),
     providerModel: response.headers.get('x-llms-provider-model'),
     tried: response.headers.get('x-llms-tried'),
+    pricing: parsePricing(response.headers.get('x-llms-pricing')),
   };
   const reader = response.body.getReader();
   const parser = new SseParser();

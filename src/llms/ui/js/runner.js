@@ -61,12 +61,14 @@ export async function runReply(conv, msg, { signal, pricingFor, onUpdate }) {
   const messages = requestMessages(conv, index);
   const body = { model: msg.model, messages, ...requestParams(conv.params) };
   const started = performance.now();
+  let pricing = null; // the answering provider's price, from the gateway's x-llms-pricing header
   try {
     for await (const event of streamChat(body, signal)) {
       if (event.type === 'open') {
         msg.provider = event.provider;
         msg.providerModel = event.providerModel;
         msg.tried = event.tried || null;
+        pricing = event.pricing;
       } else if (event.type === 'delta') {
         msg.ttft ??= performance.now() - started;
         msg.content += event.content;
@@ -82,7 +84,7 @@ export async function runReply(conv, msg, { signal, pricingFor, onUpdate }) {
   } finally {
     msg.pending = false;
     msg.duration = performance.now() - started;
-    msg.cost = costOf(msg.usage, pricingFor(msg.model, msg.provider));
+    msg.cost = costOf(msg.usage, pricing || pricingFor(msg.model, msg.provider));
   }
 }
 
