@@ -75,6 +75,12 @@ def test_sse_whole_events_per_read_decode_like_byte_by_byte():
     assert byte_by_byte[4] == (b'{"e":5}', "delta", "9")
 
 
+def test_sse_whole_event_read_after_a_partial_line_continues_that_line():
+    d = SSEDecoder()
+    assert d.feed(b"data: ab") == []  # a line still without its end
+    assert [e.data for e in d.feed(b"data: cd\n\n")] == [b"abdata: cd"]
+
+
 def test_sse_final_event_without_blank_line_and_pending():
     d = SSEDecoder()
     assert d.feed(b'data: {"x":1}') == []

@@ -33,7 +33,14 @@ class SSEDecoder:
         self._id: str | None = None
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        if not self._buf and not self._data and self._event is None and chunk.endswith(b"\n\n") and b"\r" not in chunk:
+        if (
+            not self._buf
+            and not self._tail
+            and not self._data
+            and self._event is None
+            and chunk.endswith(b"\n\n")
+            and b"\r" not in chunk
+        ):
             events = self._whole_data_events(chunk)
             if events is not None:
                 return events
