@@ -70,8 +70,16 @@ def wait_until(predicate: Any, timeout: float = 8.0) -> bool:
 async def first_chunk_then_rest(gw: GatewayProcess, model: str) -> tuple[asyncio.Task[list[Outcome]], float]:
     """Start a slow stream; return its task once the gateway is surely streaming it."""
     task = asyncio.create_task(many(gw, model, 1))
-    await asyncio.sleep(0.6)
+    # On a loaded machine the request may take a while to reach the gateway: wait until a
+    # provider has it in flight, then give its first chunk (sent at once) time to arrive.
+    await asyncio.to_thread(wait_until, lambda: in_flight(gw) > 0, 10.0)
+    await asyncio.sleep(0.3)
     return task, time.monotonic()
+
+
+def in_flight(gw: GatewayProcess) -> int:
+    providers = httpx.get(gw.url + "/status", timeout=5).json()["providers"]
+    return sum(p.get("inflight", 0) for p in providers)
 
 
 async def test_file_change_reloads_and_in_flight_stream_finishes_on_the_old_config(upstream, gateway_for):
