@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import orjson
 from aiohttp import web
@@ -220,14 +220,54 @@ def raw_body(body: bytes, content_type: str = "application/json", status: int = 
 # -- the server --------------------------------------------------------------------------------
 
 
-class FakeUpstream:
-    def __init__(self) -> None:
+class LoopbackServer:
+    """An aiohttp app on 127.0.0.1 (a free port) with its own event loop in a thread, so sync
+    clients, async tests and gateway subprocesses can all reach it. Subclasses add routes."""
+
+    thread_name = "loopback-server"
+
+    def __init__(self, **runner_kwargs: Any) -> None:
+        self.port = 0
+        self._runner_kwargs = {"handler_cancellation": True, "access_log": None, **runner_kwargs}
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name=self.thread_name)
+        self._runner: web.AppRunner | None = None
+
+    def add_routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        return self
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    async def _start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        self.add_routes(app)
+        self._runner = web.AppRunner(app, **self._runner_kwargs)
+        await self._runner.setup()
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        await web.SockSite(self._runner, sock).start()
+        self.port = sock.getsockname()[1]
+
+
+class FakeUpstream(LoopbackServer):
+    thread_name = "fake-upstream"
+
+    def __init__(self, **runner_kwargs: Any) -> None:
+        super().__init__(**runner_kwargs)
         self.scripts: dict[tuple[str, str], Handler] = {}
         self.calls: list[Call] = []
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="fake-upstream")
-        self._runner: web.AppRunner | None = None
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/{provider}/{tail:.*}", self._handle)
 
     # scripting
     def on(self, provider: str, model: str, handler: Handler) -> None:
@@ -250,29 +290,6 @@ class FakeUpstream:
                 return True
             time.sleep(0.02)
         return predicate()
-
-    # lifecycle
-    def start(self) -> FakeUpstream:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-
-    async def _start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{provider}/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
-        await self._runner.setup()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        site = web.SockSite(self._runner, sock)
-        await site.start()
-        self.port = sock.getsockname()[1]
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()

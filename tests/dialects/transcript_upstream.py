@@ -10,17 +10,16 @@ so the gateway's decoders see events cut at arbitrary points.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
-import socket
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 from aiohttp import web
+
+from ..fake_upstream import LoopbackServer
 
 TRANSCRIPTS = Path(__file__).parent.parent / "transcripts"
 DIALECTS = ("openai", "anthropic", "google", "ollama")
@@ -42,13 +41,12 @@ class Received:
     stream: bool
 
 
-class TranscriptUpstream:
+class TranscriptUpstream(LoopbackServer):
+    thread_name = "transcript-upstream"
+
     def __init__(self) -> None:
+        super().__init__(handler_cancellation=False)
         self.calls: list[Received] = []
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="transcript-upstream")
-        self._runner: web.AppRunner | None = None
 
     def base_url(self, dialect: str) -> str:
         return f"http://127.0.0.1:{self.port}/{dialect}"
@@ -56,28 +54,10 @@ class TranscriptUpstream:
     def received(self, dialect: str, case: str | None = None) -> list[Received]:
         return [c for c in self.calls if c.dialect == dialect and (case is None or c.case == case)]
 
-    def start(self) -> TranscriptUpstream:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-
-    async def _start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/assets/pixel.png", self._pixel)
         app.router.add_get("/assets/page.html", self._page)
         app.router.add_route("*", "/{dialect}/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        await web.SockSite(self._runner, sock).start()
-        self.port = sock.getsockname()[1]
 
     async def _pixel(self, request: web.Request) -> web.Response:
         return web.Response(body=PIXEL_PNG, content_type="image/png")

@@ -31,17 +31,10 @@ CONCURRENT = 1000
 MIX = [("load-ok", 8), ("load-flaky", 1), ("load-cut", 1)]  # shares of every 10 requests
 
 
-class ShortKeepAliveUpstream(FakeUpstream):
-    async def _start(self) -> None:
-        await super()._start()
-        assert self._runner is not None
-        self._runner.server._kwargs["keepalive_timeout"] = 2.0  # type: ignore[union-attr]
-
-
 @pytest.fixture(scope="module")
 def load_setup() -> Iterator[tuple[GatewayProcess, FakeUpstream, dict[str, f.Counter]]]:
     raise_fd_limit()
-    up = ShortKeepAliveUpstream().start()
+    up = FakeUpstream(keepalive_timeout=2.0).start()
     counters = {name: f.Counter() for name, _ in MIX}
     flip = {"load-flaky": 0, "load-cut": 0}
 
