@@ -231,3 +231,15 @@ def test_slow_first_byte_fails_over(gateway, upstream):
     r = post(gateway, {"model": "chat", "messages": MSG, "stream": True})
     assert r.headers["x-llms-provider"] == "secondary"
     assert sse_events(r.text)[-1] == "[DONE]"
+
+
+def test_upstream_that_ignores_stream_still_streams_to_the_client(gateway, upstream):
+    # some OpenAI-compatible servers answer `"stream": true` with one JSON body
+    upstream.on("primary", "p-chat", fu.reply("whole answer"))
+    r = post(gateway, {"model": "chat", "messages": MSG, "stream": True})
+    assert r.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(r.text)
+    assert events[-1] == "[DONE]"
+    text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events[:-1] if e["choices"])
+    assert text == "whole answer"
+    assert [e["choices"][0]["finish_reason"] for e in events[:-1] if e["choices"]][-1] == "stop"
