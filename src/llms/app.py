@@ -59,6 +59,7 @@ def build(config: Config) -> Gateway:
     providers: list[Provider] = []
     notices: list[str] = []
     status: list[dict[str, Any]] = []
+    unkeyed: dict[str, list[tuple[str, str]]] = {}  # alias → (provider, env var): for the 404
     for name, pc in config.providers.items():
         factory = factory_for(pc.type)
         if factory is None:
@@ -73,10 +74,12 @@ def build(config: Config) -> Gateway:
         elif pc.missing_key:
             entry["state"] = f"skipped: ${pc.api_key_env} is not set"
             notices.append(f"{name}: skipped, ${pc.api_key_env} is not set")
+            for alias in pc.models:
+                unkeyed.setdefault(alias, []).append((name, pc.api_key_env or ""))
         else:
             entry["state"] = _add_provider(config.source, factory, pc, providers, notices)
         status.append(entry)
-    return Gateway(config, providers, Router(providers, router_policy(config)), notices, status)
+    return Gateway(config, providers, Router(providers, router_policy(config), unkeyed), notices, status)
 
 
 def router_policy(config: Config) -> RouterPolicy:
@@ -115,7 +118,8 @@ async def start_providers(gateway: Gateway) -> None:
             await provider.start()
         except Exception as e:  # a provider that cannot start (e.g. Ollama down) is a notice, not a crash
             gateway.notices.append(f"{provider.name}: {e}")
-    gateway.router = Router(gateway.providers, gateway.router.table.policy)  # start() may have discovered models
+    table = gateway.router.table
+    gateway.router = Router(gateway.providers, table.policy, table.unkeyed)  # start() may have discovered models
 
 
 def settings_for(gateway: Gateway, verbose: bool) -> ServerSettings:

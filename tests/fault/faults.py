@@ -176,3 +176,16 @@ def endless_line(megabytes: int) -> Handler:
         return resp
 
     return handle
+
+
+def series(*handlers: Handler) -> Handler:
+    """One handler per call, in order; the last one answers every call after that (a
+    provider that fails n times, then answers — or keeps failing)."""
+    calls = 0
+
+    async def handle(call: fu.Call) -> web.StreamResponse:
+        nonlocal calls
+        calls += 1
+        return await handlers[min(calls, len(handlers)) - 1](call)
+
+    return handle

@@ -4,7 +4,8 @@ level). Validated here with the same path-named errors as the rest of the schema
 values stay plain (names match the router's policy fields) and `llms.app` builds the
 policies from them, so `config` never imports the router.
 
-    "retries":     {"max": 2, "base_delay": 0.5, "max_delay": 8, "max_wait": 20}   or a number (max)
+    "retries":     {"max": 2, "base_delay": 0.5, "max_delay": 8, "max_wait": 20,
+                    "first": false}                                                  or a number (max)
     "breaker":     {"enabled": true, "failures": 5, "error_rate": 0.5, "min_requests": 20,
                     "window": 60, "cooldown": 30, "max_cooldown": 300}                or true/false
     "concurrency": 0                     requests in flight per provider (0: no cap)
@@ -20,7 +21,13 @@ from typing import Any
 
 # key → kind: "count" (int ≥ 0), "positive" (int ≥ 1), "seconds" (number ≥ 0),
 # "duration" (number > 0), "rate" (0 < x ≤ 1), "flag" (boolean)
-RETRY_KEYS = {"max": "count", "base_delay": "seconds", "max_delay": "seconds", "max_wait": "seconds"}
+RETRY_KEYS = {
+    "max": "count",
+    "base_delay": "seconds",
+    "max_delay": "seconds",
+    "max_wait": "seconds",
+    "first": "flag",
+}
 BREAKER_KEYS = {
     "enabled": "flag",
     "failures": "positive",

@@ -24,6 +24,7 @@ from typing import Any
 log = logging.getLogger("llms.breaker")
 
 CLOSED, OPEN, HALF_OPEN, DISABLED = "closed", "open", "half-open", "disabled"
+MAX_HOLD = 3600.0  # the longest a Retry-After holds a provider (the transport caps it too)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +115,9 @@ class Breaker:
     def hold(self, seconds: float, reason: str, *, limited: bool = False) -> None:
         """The provider asked us to wait (`Retry-After`): open for that long. `limited`:
         it was a rate limit (429), so skipping it is the client's 429, not a 503."""
-        if self.state is DISABLED or seconds <= 0:
+        if self.state is DISABLED or not seconds > 0:  # (also not NaN)
             return
+        seconds = min(seconds, MAX_HOLD)
         now = time.monotonic()
         self.reason = reason
         self.limited = limited

@@ -3,8 +3,10 @@
 go on; every failure is kept and the last resort is one aggregate error.
 
 Around that loop: a provider whose breaker is open, or that is at its concurrency cap, is
-skipped (not an attempt); a transient failure is retried at the same provider with backoff
-(`retry.py`) before moving on; one time budget (`budget.py`) bounds the whole request.
+skipped (not an attempt); a retryable failure moves on to the next candidate at once, and a
+transient one is retried at the same provider only in a later lap, once every candidate has
+had its turn (`laps.py`; `"retries": {"first": true}` retries first); one time budget
+(`budget.py`) bounds the whole request.
 
 Streams may fail over only before their commit point — the first chunk with content — so
 `open_stream` reads ahead to it, then hands the server a `CommittedStream` that can no
@@ -30,6 +32,7 @@ from ..core.types import Attempt, Chunk, has_content
 from ..providers import Provider
 from . import budget
 from .lanes import Lane, ProviderPolicy, ProviderState, Skip, Unavailable
+from .laps import Laps
 
 DEFAULT_BUDGET = 600.0
 
@@ -47,13 +50,21 @@ class RouterPolicy:
 
 
 class Table:
-    """One configuration's routing: alias → lanes in order, and requests in flight."""
+    """One configuration's routing: alias → lanes in order, and requests in flight.
+    `unkeyed`: alias → (provider, env var) of the providers skipped for an unset key, for a
+    404 that says what to set."""
 
-    __slots__ = ("providers", "policy", "states", "candidates", "lanes", "active")
+    __slots__ = ("providers", "policy", "states", "candidates", "lanes", "active", "unkeyed")
 
-    def __init__(self, providers: Iterable[Provider], policy: RouterPolicy) -> None:
+    def __init__(
+        self,
+        providers: Iterable[Provider],
+        policy: RouterPolicy,
+        unkeyed: Mapping[str, list[tuple[str, str]]] | None = None,
+    ) -> None:
         self.providers = list(providers)
         self.policy = policy
+        self.unkeyed = unkeyed or {}
         self.states = {p.name: ProviderState(p, policy.for_provider(p.name)) for p in self.providers}
         self.candidates: dict[str, list[Provider]] = {}
         self.lanes: dict[str, list[Lane]] = {}
@@ -67,6 +78,8 @@ class Table:
     def lanes_for(self, model: str) -> list[Lane]:
         found = self.lanes.get(model)
         if not found:
+            if model in self.unkeyed:
+                raise _keyless(model, self.unkeyed[model])
             raise NotFound(
                 f"The model '{model}' does not exist or is not served by any enabled provider. "
                 "GET /v1/models lists the available models.",
@@ -83,9 +96,24 @@ class Table:
         return self.active <= 0
 
 
+def _keyless(model: str, skipped: list[tuple[str, str]]) -> NotFound:
+    """404 for a model the config knows but whose every provider lacks its key."""
+    names = ", ".join(name for name, _ in skipped)
+    envs = " or ".join(dict.fromkeys(env for _, env in skipped))
+    which = "which is" if len(skipped) == 1 else "which are"
+    return NotFound(
+        f"'{model}' is served by {names}, {which} skipped: set {envs}", code="model_not_found", param="model"
+    )
+
+
 class Router:
-    def __init__(self, providers: Iterable[Provider], policy: RouterPolicy | None = None) -> None:
-        self._table = Table(providers, policy or RouterPolicy())
+    def __init__(
+        self,
+        providers: Iterable[Provider],
+        policy: RouterPolicy | None = None,
+        unkeyed: Mapping[str, list[tuple[str, str]]] | None = None,
+    ) -> None:
+        self._table = Table(providers, policy or RouterPolicy(), unkeyed)
 
     # -- what the server reads --------------------------------------------------------------
 
@@ -151,44 +179,45 @@ class Router:
 async def _run(
     table: Table, lanes: list[Lane], request: dict[str, Any], attempt: Attempt, deadline: Deadline, streaming: bool
 ) -> Any:
-    """Try the lanes in order (each with its retries) until one answers."""
+    """Try the lanes, lap by lap (`laps.py`: failover first, retry last), until one answers."""
     errors: list[UpstreamError] = []  # (two empty lists: cheaper than testing for None)
     skipped: list[Skip] = []
-    for lane in lanes:
-        retries = 0
-        while True:
-            skip = lane.admit()
-            if skip is not None:
-                skipped.append(skip)
-                break
-            _start(attempt, lane.provider)
-            try:
-                if streaming:
-                    result: Any = await _open(table, lane, request, attempt, deadline)
-                    lane.succeeded()  # at the commit point; the stream holds its slot until it ends
-                    return result
-                result = await lane.provider.chat(request, attempt.model)
-            except UpstreamError as e:
-                lane.leave()
-                errors.append(e)
-                if budget.spent(deadline):
-                    lane.released()
-                    raise budget.BudgetExceeded(attempt.model, deadline, errors, [s.short() for s in skipped]) from None
-                lane.failed(e)
-                if not is_retryable(e):
-                    raise
-                delay = lane.state.retry.delay(e, retries)
-                if delay is None or not budget.fits(deadline, delay):
-                    break
-                retries += 1
-                await asyncio.sleep(delay + (0.02 if e.retry_after else 0.0))  # past the breaker's hold
-                continue
-            except BaseException:
-                lane.leave()
+    laps = Laps(lanes)
+    while (lane := laps.next()) is not None:
+        if laps.start_at:
+            wait = laps.start_at - asyncio.get_running_loop().time()
+            if wait > 0:
+                if not budget.fits(deadline, wait):
+                    continue
+                await asyncio.sleep(wait)
+        skip = lane.admit()
+        if skip is not None:
+            skipped.append(skip)
+            continue
+        _start(attempt, lane.provider)
+        try:
+            if streaming:
+                result: Any = await _open(table, lane, request, attempt, deadline)
+                lane.succeeded()  # at the commit point; the stream holds its slot until it ends
+                return result
+            result = await lane.provider.chat(request, attempt.model)
+        except UpstreamError as e:
+            lane.leave()
+            errors.append(e)
+            if budget.spent(deadline):
                 lane.released()
+                raise budget.BudgetExceeded(attempt.model, deadline, errors, [s.short() for s in skipped]) from None
+            lane.failed(e)
+            if not is_retryable(e):
                 raise
-            lane.served()
-            return result
+            laps.failed(lane, e)
+            continue
+        except BaseException:
+            lane.leave()
+            lane.released()
+            raise
+        lane.served()
+        return result
     if errors:
         failed = AllProvidersFailed(attempt.model, errors)
         if skipped:

@@ -256,19 +256,23 @@ def _connection_error(provider: str, e: BaseException) -> UpstreamConnectionErro
     return UpstreamConnectionError(reason, provider=provider)
 
 
-def retry_after_seconds(headers: Any) -> float | None:
-    """`Retry-After` as seconds (a number or an HTTP date), or None."""
+def retry_after_seconds(headers: Any, cap: float = 3600.0) -> float | None:
+    """`Retry-After` as seconds (a number or an HTTP date), or None. Not a finite number
+    (`inf`, `nan`, `1e400`): ignored. Longer than `cap` (an hour): `cap` — the router holds
+    a provider that long, and one odd header must not park a model for ever."""
     value = headers.get("Retry-After") if headers is not None else None
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if seconds - seconds != 0:  # inf - inf and nan - nan are nan: not a finite number
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return min(cap, max(0.0, seconds))
