@@ -1,9 +1,13 @@
-"""The pieces on their own: the retry policy, the breaker's state machine, the reliability
-keys of `llms.json` (path-named errors, defaults, per-provider overrides)."""
+"""The pieces on their own: the retry policy, the order of attempts (laps), `Retry-After`
+parsing, the breaker's state machine, the reliability keys of `llms.json` (path-named
+errors, defaults, per-provider overrides)."""
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from types import SimpleNamespace
 
 import pytest
 
@@ -17,6 +21,8 @@ from llms.core.errors import (
 )
 from llms.router import BreakerPolicy, RetryPolicy
 from llms.router.breaker import CLOSED, DISABLED, HALF_OPEN, OPEN, Breaker
+from llms.router.laps import Laps
+from llms.transport import retry_after_seconds
 
 
 def status_error(code: int, retry_after: float | None = None) -> UpstreamStatusError:
@@ -57,6 +63,113 @@ def test_retry_after_is_used_when_short_enough():
     policy = RetryPolicy(max=2, max_wait=5)
     assert policy.delay(status_error(429, retry_after=3.0), 0) == 3.0
     assert policy.delay(status_error(429, retry_after=30.0), 0) is None  # fail over instead
+
+
+def test_one_jitter_per_request_keeps_equal_policies_in_order():
+    policy = RetryPolicy(max=3, base_delay=1.0)
+    e = status_error(503)
+    assert policy.delay(e, 1, 0.0) == 1.0 and policy.delay(e, 1, 1.0) == 2.0
+    assert policy.delay(e, 1, 0.3) == policy.delay(e, 1, 0.3)
+
+
+class FakeLane:
+    """What `Laps` reads of a lane: its provider's retry policy."""
+
+    def __init__(self, name: str, **retry) -> None:
+        self.name = name
+        self.state = SimpleNamespace(retry=RetryPolicy(base_delay=0, **retry))
+
+
+lane = FakeLane
+
+
+def run_laps(lanes: list, failures: dict[str, list]) -> list[str]:
+    """Drive `Laps` as the router does: each lane fails with its next scripted error until
+    its script ends (then it answers)."""
+    laps, tried = Laps(lanes), []
+    while (current := laps.next()) is not None:
+        tried.append(current.name)
+        script = failures.get(current.name, [])
+        if not script:
+            return tried
+        laps.failed(current, script.pop(0))
+    return tried
+
+
+TIMEOUT = UpstreamTimeout("first byte", provider="p")
+
+
+@pytest.mark.parametrize(
+    ("lanes", "failures", "tried"),
+    [
+        # failover first: each candidate once, then another lap in order
+        ("ab", {"a": [status_error(503)] * 3, "b": [status_error(503)] * 3}, "ababab"),
+        ("abc", {"a": [status_error(500)], "b": [status_error(500)]}, "abc"),
+        ("ab", {"a": [status_error(503)], "b": [status_error(503)]}, "aba"),
+        # not worth repeating: a bad key, a protocol error
+        ("ab", {"a": [status_error(401)], "b": [status_error(503)]}, "abb"),
+        ("ab", {"a": [UpstreamProtocolError("bad", provider="a")], "b": [status_error(503)] * 5}, "abbb"),
+        # a timed-out candidate goes after the others in later laps
+        ("ab", {"a": [TIMEOUT] * 3, "b": [status_error(503)] * 2}, "abbab"),
+        # a single candidate: plain retries
+        ("a", {"a": [TIMEOUT, status_error(503)]}, "aaa"),
+        # a Retry-After over max_wait drops the lane
+        ("ab", {"a": [status_error(429, retry_after=60)], "b": [status_error(503)] * 2}, "abbb"),
+    ],
+)
+async def test_laps_order(lanes, failures, tried):
+    assert "".join(run_laps([lane(n) for n in lanes], failures)) == tried
+
+
+async def test_first_retries_the_same_provider_before_the_next():
+    sticky, other = lane("s", first=True), lane("o")
+    e = status_error(503)
+    assert run_laps([sticky, other], {"s": [e, e, e], "o": [e]}) == list("ssso" + "o")
+    assert run_laps([sticky, other], {"s": [TIMEOUT, TIMEOUT], "o": [e]}) == list("soo")  # timeout: on at once
+    assert run_laps([lane("s", first=True)], {"s": [TIMEOUT]}) == list("ss")  # alone: retried
+
+
+async def test_later_laps_go_by_readiness():
+    a, b = lane("a"), lane("b")
+    laps = Laps([a, b])
+    assert laps.next() is a and laps.start_at == 0
+    laps.failed(a, status_error(429, retry_after=5))
+    assert laps.next() is b
+    laps.failed(b, status_error(503))
+    assert laps.next() is b  # its backoff (0 here) is over before a's Retry-After
+    laps.failed(b, status_error(503))
+    nxt = laps.next()
+    assert nxt is a and laps.start_at > 0
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("5", 5.0),
+        ("0.5", 0.5),
+        ("-3", 0.0),
+        ("inf", None),
+        ("-inf", None),
+        ("nan", None),
+        ("1e400", None),
+        ("99999999", 3600.0),
+        ("soon", None),
+        ("", None),
+        (format_datetime(datetime.now(UTC) + timedelta(days=400), usegmt=True), 3600.0),
+        (format_datetime(datetime.now(UTC) - timedelta(days=1), usegmt=True), 0.0),
+    ],
+)
+def test_retry_after_is_finite_and_at_most_an_hour(value, seconds):
+    assert retry_after_seconds({"Retry-After": value}) == seconds
+
+
+def test_breaker_hold_is_capped():
+    b = Breaker("p/m", BreakerPolicy())
+    b.hold(float("inf"), "HTTP 429", limited=True)
+    assert b.state == OPEN and 3599 < (b.wait() or 0) <= 3600
+    fresh = Breaker("p/m", BreakerPolicy())
+    fresh.hold(float("nan"), "HTTP 429")
+    assert fresh.state == CLOSED
 
 
 def test_breaker_opens_on_consecutive_failures_then_probes_once(monkeypatch):
@@ -125,6 +238,8 @@ def test_reliability_defaults_and_overrides():
     assert r.budget == 90 and r.shutdown_grace == 30 and r.keepalive == 15
     assert "retries" not in c.providers["p"].extra  # ours, not a dialect key
     assert parse({"breaker": False}).reliability.default.breaker == {"enabled": False}
+    sticky = parse({"retries": 1}, {"retries": {"first": True}}).reliability.providers["p"]
+    assert sticky.retries == {"max": 1, "first": True}
 
 
 @pytest.mark.parametrize(
@@ -132,6 +247,7 @@ def test_reliability_defaults_and_overrides():
     [
         ({"retries": {"max": -1}}, None, "retries.max", "whole number of at least 0"),
         ({"retries": {"tries": 2}}, None, "retries.tries", "unknown key"),
+        ({}, {"retries": {"first": "yes"}}, "providers.p.retries.first", "true or false"),
         ({"breaker": {"error_rate": 2}}, None, "breaker.error_rate", "at most 1"),
         ({"breaker": {"failures": 0}}, None, "breaker.failures", "at least 1"),
         ({"breaker": "yes"}, None, "breaker", "expected an object"),
