@@ -20,8 +20,8 @@ from .fault import faults as f
 from .gateway_proc import GatewayProcess
 
 MSG = [{"role": "user", "content": "hi"}]
-FIRST_BYTE = 1.0  # seconds; a hanging provider costs this much per attempt
-SLACK = 1.5  # a loaded 2-core machine: start-up of the attempt, the client, the fake upstream
+FIRST_BYTE = 2.0  # seconds; a hanging provider costs this much per attempt (three: 6 s or more)
+SLACK = 2.0  # a loaded 2-core machine: start-up of the attempt, the client, the fake upstream
 
 
 def ok() -> f.Handler:
