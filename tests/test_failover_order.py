@@ -90,6 +90,10 @@ SCENARIOS = [
       ["sticky", "sticky"], at_least=1.0, within=1.0 + SLACK),
     S("first-hang-not-repeated", {"sticky": [fu.hang(30)], "secondary": [ok()]}, ["sticky", "secondary"],
       within=FIRST_BYTE + SLACK),
+    # no lap starts that the request's budget cannot hold: 502 at once, not a wait
+    S("laps-inside-the-budget",
+      {"primary": [f.status(503, retry_after="2")], "secondary": [f.status(503, retry_after="2")]},
+      ["primary", "secondary"], status=502, headers={"x-llms-timeout": "1.5"}, within=1.0),
     # an endless hold must be capped, never a 500 (see also test_retry_after_inf_*)
     S("retry-after-inf", {"primary": [f.status(429, retry_after="inf")], "secondary": [ok()]},
       ["primary", "secondary"]),
@@ -151,7 +155,7 @@ def test_failover_order(order_gateway, upstream, s: Scenario):
     for provider, answers in s.scripts.items():
         upstream.on(provider, s.id, f.series(*answers))
     start = time.monotonic()
-    r = post(order_gateway, s.id, stream=s.stream)
+    r = post(order_gateway, s.id, stream=s.stream, headers=s.headers)
     took = time.monotonic() - start
     assert r.status_code == s.status, r.text
     calls = [c.provider for c in upstream.received() if c.model == s.id]
