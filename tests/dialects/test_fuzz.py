@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from llms.core.errors import InvalidRequest
 from llms.providers import anthropic, google, ollama
-from llms.providers.checks import encode_request
+from llms.providers.checks import encode_request, request_mapping
 from llms.providers.llamacpp import generation_args
 from llms.server.chat import check_chat
 
@@ -113,6 +113,26 @@ def test_right_shapes_still_pass(dialect):
     )
     out = MAPPINGS[dialect](req)
     encode_request(out)
+
+
+def test_safety_net_is_a_400_naming_the_dialect(caplog):
+    @request_mapping("Example")
+    def to_example(req: dict[str, Any]) -> Any:
+        return req["absent"]
+
+    with pytest.raises(InvalidRequest) as info:
+        to_example(request({}))
+    assert info.value.code == "untranslatable_request" and "Example API" in info.value.message
+    assert "KeyError('absent')" in caplog.text and "Traceback" not in caplog.text
+
+
+def test_a_schema_too_deep_to_trim_is_a_400():
+    """Gemini's schema trimming recurses: a schema at orjson's depth limit is a 400, not a
+    RecursionError."""
+    params = orjson.loads(b'{"type": "object", "properties": {"a": ' + b'{"items": ' * 1000 + b"{}" + b"}" * 1002)
+    tool = {"type": "function", "function": {"name": "f", "parameters": params}}
+    with pytest.raises(InvalidRequest, match="nested too deeply"):
+        MAPPINGS["google"](request({"tools": [tool]}))
 
 
 @pytest.mark.parametrize("dialect", MAPPINGS)

@@ -52,9 +52,10 @@ def request_mapping(
             except (TypeError, KeyError, AttributeError, IndexError, ValueError, RecursionError) as e:
                 # A shape check is missing: say so in one line (repr: no forged log lines).
                 log.warning("%s request mapping failed on a field's shape: %r", dialect, e)
+                reason = "it is nested too deeply" if isinstance(e, RecursionError) else type(e).__name__
                 raise InvalidRequest(
                     f"This request cannot be translated for the {dialect} API: a field has a shape it does not "
-                    f"take ({type(e).__name__})",
+                    f"take ({reason})",
                     code="untranslatable_request",
                 ) from None
 
