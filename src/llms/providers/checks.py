@@ -9,7 +9,8 @@ OpenAI pass-through uses none of this: there the upstream judges the shapes, als
 do not know yet.
 
 Only shapes are checked, and only of fields some dialect reads; `None` is always "not sent".
-Which values a vendor supports (a role, a part type, a range) stays with each dialect.
+Values are left to each dialect (a role, a part type, a range), except the closed sets OpenAI
+itself defines for `tool_choice` and `response_format.type`, which every mapping branches on.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ STRINGS = ("reasoning_effort", "user")
 TOOL_CHOICES = ("none", "auto", "required")
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 TEXT_PARTS = (None, "text", "input_text")
+MEDIA_FIELDS = {"input_audio": ("data", "format"), "file": ("file_data", "file_id", "filename")}
 
 
 def request_mapping(
@@ -74,7 +76,9 @@ def encode_request(body: Any) -> bytes:
 
 
 def check_request(req: dict[str, Any]) -> None:
-    """Raise InvalidRequest naming the first field whose shape no native dialect can read."""
+    """Raise InvalidRequest naming the first field whose shape no native dialect can read.
+    (On the request path of every translated request: the checks are plain `isinstance` tests,
+    and a field's path is spelled out only once it is wrong.)"""
     for key in NUMBERS:
         _number(req.get(key), key)
     for key in WHOLE_NUMBERS:
@@ -82,87 +86,103 @@ def check_request(req: dict[str, Any]) -> None:
     for key in POSITIVE_WHOLE_NUMBERS:
         _whole(req.get(key), key, minimum=1)
     for key in STRINGS:
-        _optional(req.get(key), str, key, "a string")
-    _optional(req.get("parallel_tool_calls"), bool, "parallel_tool_calls", "a boolean")
-    _optional(req.get("stream_options"), dict, "stream_options", "an object")
+        if _bad(req.get(key), str):
+            raise _wrong(key, "a string")
+    if _bad(req.get("parallel_tool_calls"), bool):
+        raise _wrong("parallel_tool_calls", "a boolean")
+    if _bad(req.get("stream_options"), dict):
+        raise _wrong("stream_options", "an object")
     _stop(req.get("stop"))
     _tools(req.get("tools"))
     _tool_choice(req.get("tool_choice"))
     _response_format(req.get("response_format"))
     messages = req.get("messages")
     if not isinstance(messages, list):
-        raise InvalidRequest("`messages` must be an array of messages", param="messages")
+        raise _wrong("messages", "an array of messages")
     for i, message in enumerate(messages):
-        check_message(message, f"messages[{i}]")
+        check_message(message, i)
 
 
-def check_message(m: Any, at: str) -> None:
+def check_message(m: Any, i: int) -> None:
+    """`messages[i]`: its content (a string, or parts), tool calls, and the ids that tie them."""
     if not isinstance(m, dict):
-        raise InvalidRequest(f"`{at}` must be an object", param=at)
-    _optional(m.get("role"), str, f"{at}.role", "a string")
+        raise _wrong(f"messages[{i}]", "an object")
+    if _bad(m.get("role"), str):
+        raise _wrong(f"messages[{i}].role", "a string")
     content = m.get("content")
     if isinstance(content, list):
         for j, part in enumerate(content):
-            check_part(part, f"{at}.content[{j}]")
+            check_part(part, i, j)
     elif content is not None and not isinstance(content, str):
-        raise InvalidRequest(f"`{at}.content` must be a string or an array of content parts", param=f"{at}.content")
+        raise _wrong(f"messages[{i}].content", "a string or an array of content parts")
     for key in ("tool_call_id", "name"):
-        _optional(m.get(key), str, f"{at}.{key}", "a string")
+        if _bad(m.get(key), str):
+            raise _wrong(f"messages[{i}].{key}", "a string")
     calls = m.get("tool_calls")
-    _optional(calls, list, f"{at}.tool_calls", "an array of tool calls")
+    if _bad(calls, list):
+        raise _wrong(f"messages[{i}].tool_calls", "an array of tool calls")
     for k, call in enumerate(calls or ()):
-        _tool_call(call, f"{at}.tool_calls[{k}]")
+        _tool_call(call, i, k)
 
 
-def check_part(part: Any, at: str) -> None:
-    """One content part: the fields its `type` is read by."""
+def check_part(part: Any, i: int, j: int) -> None:
+    """`messages[i].content[j]`: the fields its `type` is read by."""
     if not isinstance(part, dict):
-        raise InvalidRequest(f"`{at}` must be a content part object (with `type`)", param=at)
+        raise _wrong(f"messages[{i}].content[{j}]", "a content part object (with `type`)")
     kind = part.get("type")
-    _optional(kind, str, f"{at}.type", "a string")
+    if _bad(kind, str):
+        raise _wrong(f"messages[{i}].content[{j}].type", "a string")
     if kind in TEXT_PARTS:
-        _optional(part.get("text"), str, f"{at}.text", "a string")
+        if _bad(part.get("text"), str):
+            raise _wrong(f"messages[{i}].content[{j}].text", "a string")
     elif kind == "refusal":
-        _optional(part.get("refusal"), str, f"{at}.refusal", "a string")
+        if _bad(part.get("refusal"), str):
+            raise _wrong(f"messages[{i}].content[{j}].refusal", "a string")
     elif kind == "image_url":
         spec = part.get("image_url")
         url = spec.get("url") if isinstance(spec, dict) else spec
         if not isinstance(url, str):
-            raise InvalidRequest(f"`{at}.image_url` must be an object with a string `url`", param=f"{at}.image_url")
-    elif kind == "input_audio":
-        _object_of_strings(part.get("input_audio"), ("data", "format"), f"{at}.input_audio")
-    elif kind == "file":
-        _object_of_strings(part.get("file"), ("file_data", "file_id", "filename"), f"{at}.file")
+            raise _wrong(f"messages[{i}].content[{j}].image_url", "an object with a string `url`")
+    elif kind in MEDIA_FIELDS:
+        spec = part.get(kind)
+        if not isinstance(spec, dict) or any(_bad(spec.get(key), str) for key in MEDIA_FIELDS[kind]):
+            fields = ", ".join(MEDIA_FIELDS[kind])
+            raise _wrong(f"messages[{i}].content[{j}].{kind}", f"an object of strings ({fields})")
 
 
-def _tool_call(call: Any, at: str) -> None:
+def _tool_call(call: Any, i: int, k: int) -> None:
     if not isinstance(call, dict):
-        raise InvalidRequest(f"`{at}` must be a tool call object", param=at)
-    _optional(call.get("id"), str, f"{at}.id", "a string")
+        raise _wrong(f"messages[{i}].tool_calls[{k}]", "a tool call object")
+    if _bad(call.get("id"), str):
+        raise _wrong(f"messages[{i}].tool_calls[{k}].id", "a string")
     fn = call.get("function")
-    _optional(fn, dict, f"{at}.function", "an object")
+    if _bad(fn, dict):
+        raise _wrong(f"messages[{i}].tool_calls[{k}].function", "an object")
     if fn:
-        _optional(fn.get("name"), str, f"{at}.function.name", "a string")
-        args = fn.get("arguments")
-        if args is not None and not isinstance(args, (str, dict)):
-            raise InvalidRequest(f"`{at}.function.arguments` must be a JSON string", param=f"{at}.function.arguments")
+        if _bad(fn.get("name"), str):
+            raise _wrong(f"messages[{i}].tool_calls[{k}].function.name", "a string")
+        if _bad(fn.get("arguments"), (str, dict)):
+            raise _wrong(f"messages[{i}].tool_calls[{k}].function.arguments", "a JSON string")
 
 
 def _tools(tools: Any) -> None:
-    _optional(tools, list, "tools", "an array of tools")
+    if _bad(tools, list):
+        raise _wrong("tools", "an array of tools")
     for i, tool in enumerate(tools or ()):
-        at = f"tools[{i}]"
         if not isinstance(tool, dict):
-            raise InvalidRequest(f"`{at}` must be a tool object", param=at)
+            raise _wrong(f"tools[{i}]", "a tool object")
         kind = tool.get("type")
-        _optional(kind, str, f"{at}.type", "a string")
+        if _bad(kind, str):
+            raise _wrong(f"tools[{i}].type", "a string")
         if kind not in (None, "function"):
             continue  # other tool types are the dialect's to take or leave
         fn = tool.get("function")
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-            raise InvalidRequest(f"`{at}.function` must be an object with a string `name`", param=f"{at}.function")
-        _optional(fn.get("description"), str, f"{at}.function.description", "a string")
-        _optional(fn.get("parameters"), dict, f"{at}.function.parameters", "a JSON Schema object")
+            raise _wrong(f"tools[{i}].function", "an object with a string `name`")
+        if _bad(fn.get("description"), str):
+            raise _wrong(f"tools[{i}].function.description", "a string")
+        if _bad(fn.get("parameters"), dict):
+            raise _wrong(f"tools[{i}].function.parameters", "a JSON Schema object")
 
 
 def _tool_choice(choice: Any) -> None:
@@ -172,38 +192,35 @@ def _tool_choice(choice: Any) -> None:
         fn = choice.get("function")
         if isinstance(fn, dict) and isinstance(fn.get("name"), str):
             return
-    raise InvalidRequest(
-        '`tool_choice` must be "none", "auto", "required" or {"type": "function", "function": {"name": …}}',
-        param="tool_choice",
-    )
+    raise _wrong("tool_choice", '"none", "auto", "required" or {"type": "function", "function": {"name": …}}')
 
 
 def _response_format(fmt: Any) -> None:
     if fmt is None:
         return
     if not isinstance(fmt, dict) or fmt.get("type") not in RESPONSE_FORMATS:
-        raise InvalidRequest(
-            '`response_format` must be an object with `type` "text", "json_object" or "json_schema"',
-            param="response_format",
-        )
+        raise _wrong("response_format", 'an object with `type` "text", "json_object" or "json_schema"')
     spec = fmt.get("json_schema")
-    _optional(spec, dict, "response_format.json_schema", "an object")
+    if _bad(spec, dict):
+        raise _wrong("response_format.json_schema", "an object")
     if spec:
-        _optional(spec.get("schema"), dict, "response_format.json_schema.schema", "a JSON Schema object")
-        _optional(spec.get("name"), str, "response_format.json_schema.name", "a string")
-        _optional(spec.get("description"), str, "response_format.json_schema.description", "a string")
+        if _bad(spec.get("schema"), dict):
+            raise _wrong("response_format.json_schema.schema", "a JSON Schema object")
+        for key in ("name", "description"):
+            if _bad(spec.get(key), str):
+                raise _wrong(f"response_format.json_schema.{key}", "a string")
 
 
 def _stop(stop: Any) -> None:
     if stop is None or isinstance(stop, str):
         return
     if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
-        raise InvalidRequest("`stop` must be a string or an array of strings", param="stop")
+        raise _wrong("stop", "a string or an array of strings")
 
 
 def _number(value: Any, key: str) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-        raise InvalidRequest(f"`{key}` must be a number", param=key)
+        raise _wrong(key, "a number")
 
 
 def _whole(value: Any, key: str, minimum: int | None = None) -> None:
@@ -211,17 +228,13 @@ def _whole(value: Any, key: str, minimum: int | None = None) -> None:
         return
     whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
     if isinstance(value, bool) or not whole or (minimum is not None and value < minimum):
-        kind = "a positive whole number" if minimum == 1 else "a whole number"
-        raise InvalidRequest(f"`{key}` must be {kind}", param=key)
+        raise _wrong(key, "a positive whole number" if minimum == 1 else "a whole number")
 
 
-def _optional(value: Any, kind: type | tuple[type, ...], at: str, what: str) -> None:
-    if value is not None and not isinstance(value, kind):
-        raise InvalidRequest(f"`{at}` must be {what}", param=at)
+def _bad(value: Any, kind: type | tuple[type, ...]) -> bool:
+    """Sent (not null) and not of `kind`."""
+    return value is not None and not isinstance(value, kind)
 
 
-def _object_of_strings(value: Any, keys: tuple[str, ...], at: str) -> None:
-    if not isinstance(value, dict):
-        raise InvalidRequest(f"`{at}` must be an object", param=at)
-    for key in keys:
-        _optional(value.get(key), str, f"{at}.{key}", "a string")
+def _wrong(param: str, what: str) -> InvalidRequest:
+    return InvalidRequest(f"`{param}` must be {what}", param=param)
