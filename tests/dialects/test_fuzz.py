@@ -236,7 +236,7 @@ def test_any_body_gets_a_2xx_or_a_4xx_envelope(fuzz_gateway, http, dialect):
         seen[r.status_code] = seen.get(r.status_code, 0) + 1
         assert 200 <= r.status_code < 300 or 400 <= r.status_code < 500, (r.status_code, r.text[:500], body)
         if r.status_code >= 400:
-            assert_envelope(r)
+            assert assert_envelope(r)["code"] != "untranslatable_request", r.text  # a check names the field
 
     exchange()
     assert seen.get(200) and seen.get(400), seen  # the run reached the mappings, not only the checks
