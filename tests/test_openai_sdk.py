@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 
 import openai
+import orjson
+import pydantic
 import pytest
+from openai.types.chat import ChatCompletion
+from openai.types.shared import Metadata
 
 from . import fake_upstream as fu
 
@@ -45,10 +50,50 @@ def test_non_streamed_completion(client, upstream):
     assert raw.headers["x-llms-provider-model"] == "p-chat"
     assert raw.headers["x-llms-pricing"] == "0.000001/0.000002"
     extra = r.model_extra["metadata"]
-    assert extra["pricing"] == "0.000001/0.000002" and isinstance(extra["duration"], int)
+    assert extra["pricing"] == "0.000001/0.000002" and extra["duration"].isdigit()  # ms, as a string
     sent = upstream.received("primary")[-1]
     assert sent.path == "/primary/v1/chat/completions"
     assert sent.body["model"] == "p-chat"
+
+
+class City(pydantic.BaseModel):
+    city: str
+
+
+def test_metadata_fits_openais_schema(client, upstream):
+    """OpenAI's `metadata` is a string → string map: llms.py's `duration` and `pricing` are
+    strings in it, so strict validation and the SDK's `parse` take the answer without a warning."""
+    upstream.on("primary", "p-chat", fu.reply('{"city": "Paris"}'))
+    raw = client.chat.completions.with_raw_response.create(model="chat", messages=[{"role": "user", "content": "?"}])
+    data = json.loads(raw.text)
+    pydantic.TypeAdapter(Metadata).validate_python(data["metadata"], strict=True)
+    assert set(data["metadata"]) == {"duration", "pricing"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ChatCompletion.model_validate(data, strict=True).model_dump()
+        raw.parse().model_dump_json()
+        parsed = client.chat.completions.parse(
+            model="chat", messages=[{"role": "user", "content": "Where?"}], response_format=City
+        )
+    assert parsed.choices[0].message.parsed == City(city="Paris")
+    with warnings.catch_warnings(record=True) as caught:  # (`parsed` itself warns: an SDK generics quirk)
+        warnings.simplefilter("always")
+        parsed.model_dump()
+    assert not [w for w in caught if "metadata" in str(w.message)]
+
+
+def test_the_upstreams_own_metadata_survives(client, upstream):
+    """An upstream that echoes the request's `metadata` (OpenAI does, with `store`) keeps its
+    keys; llms.py's own two are merged over them."""
+    answer = fu.completion("Hi", "p-chat")
+    answer["metadata"] = {"trace": "abc", "duration": "upstream's"}
+    upstream.on("primary", "p-chat", fu.raw_body(orjson.dumps(answer)))
+    r = client.chat.completions.create(
+        model="chat", messages=[{"role": "user", "content": "hi"}], metadata={"trace": "abc"}, store=True
+    )
+    metadata = r.model_extra["metadata"]
+    assert metadata["trace"] == "abc" and metadata["duration"].isdigit()
+    assert metadata["pricing"] == "0.000001/0.000002"
 
 
 def test_streamed_completion_arrives_in_chunks(client, upstream):

@@ -109,7 +109,8 @@ def _case_of(dialect: str, path: str, body: Any) -> tuple[str, bool]:
 
 
 def _wants_usage(body: Any) -> bool:
-    return bool(((body or {}).get("stream_options") or {}).get("include_usage"))
+    options = body.get("stream_options") if isinstance(body, dict) else None  # any shape: fuzzed bodies
+    return isinstance(options, dict) and bool(options.get("include_usage"))
 
 
 def _events(data: bytes, dialect: str) -> list[bytes]:

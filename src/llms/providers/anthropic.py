@@ -28,6 +28,7 @@ import orjson
 from ..core.errors import InvalidRequest, UpstreamConnectionError, UpstreamStatusError
 from ..core.types import Chunk, ProviderConfig
 from .base import Provider, error_message
+from .checks import encode_request, request_mapping
 from .native import (
     ChunkFactory,
     completion,
@@ -99,7 +100,7 @@ class AnthropicProvider(Provider):
 
     async def chat(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
         req = await self._prepare(request, alias)
-        body = orjson.dumps(to_anthropic(req, stream=False))
+        body = encode_request(to_anthropic(req, stream=False))
         async with self.client.open("POST", self.url, body=body, headers=self.headers, timeouts=self.timeouts) as r:
             data = await r.read()
             if r.status >= 400:
@@ -111,7 +112,7 @@ class AnthropicProvider(Provider):
 
     async def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:
         req = await self._prepare(request, alias)
-        body = orjson.dumps(to_anthropic(req, stream=True))
+        body = encode_request(to_anthropic(req, stream=True))
         mapper = StreamMapper(self.name, req["model"], wants_usage(req), json_mode=json_tool(req) is not None)
         async with self.client.open(
             "POST", self.url, body=body, headers=self.stream_headers, timeouts=self.timeouts
@@ -134,6 +135,7 @@ class AnthropicProvider(Provider):
 # -- request mapping -------------------------------------------------------------------------
 
 
+@request_mapping("Anthropic")
 def to_anthropic(req: dict[str, Any], *, stream: bool) -> dict[str, Any]:
     """An OpenAI chat request as a Messages API request."""
     system, messages = conversation(req.get("messages") or [])

@@ -127,6 +127,8 @@ def max_output_tokens(request: dict[str, Any]) -> int | None:
     value = request.get("max_completion_tokens")
     if value is None:
         value = request.get("max_tokens")
+    if isinstance(value, float) and value.is_integer():  # 100.0 from a client that has only floats
+        return int(value)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 

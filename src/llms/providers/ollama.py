@@ -19,11 +19,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
-
 from ..core.errors import InvalidRequest, UpstreamConnectionError, UpstreamError, UpstreamStatusError
 from ..core.types import Chunk, ProviderConfig, Timeouts
 from .base import Provider, error_message
+from .checks import encode_request, request_mapping
 from .native import (
     ChunkFactory,
     completion,
@@ -104,7 +103,7 @@ class OllamaProvider(Provider):
         if self.fetch_image_urls:
             req = await inline_image_urls(req, self.client, self.timeouts)
         body = to_ollama(req, self.name, stream=stream, options=self.options, keep_alive=self.keep_alive)
-        return req, orjson.dumps(body)
+        return req, encode_request(body)
 
     async def chat(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
         req, body = await self._prepare(request, alias, stream=False)
@@ -149,6 +148,7 @@ class OllamaProvider(Provider):
 # -- request mapping -------------------------------------------------------------------------
 
 
+@request_mapping("Ollama")
 def to_ollama(
     req: dict[str, Any], provider: str, *, stream: bool, options: dict[str, Any], keep_alive: Any = None
 ) -> dict[str, Any]:

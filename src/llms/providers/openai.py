@@ -14,6 +14,7 @@ from ..core.errors import UpstreamConnectionError, UpstreamStatusError
 from ..core.types import Chunk, ProviderConfig
 from ..transport import SSEDecoder
 from .base import Provider
+from .checks import encode_request
 
 DEFAULT_BASE_URL = "https://api.openai.com"
 _VERSIONED = re.compile(r"/v\d+$")
@@ -37,7 +38,7 @@ class OpenAiProvider(Provider):
         self.stream_headers = {**headers, "Accept": "text/event-stream"}
 
     async def chat(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
-        body = orjson.dumps(self.with_defaults(request, alias))
+        body = encode_request(self.with_defaults(request, alias))
         async with self.client.open("POST", self.url, body=body, headers=self.headers, timeouts=self.timeouts) as r:
             data = await r.read()
             if r.status >= 400:
@@ -50,7 +51,7 @@ class OpenAiProvider(Provider):
         return result
 
     async def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:
-        body = orjson.dumps(self.with_defaults(request, alias))
+        body = encode_request(self.with_defaults(request, alias))
         async with self.client.open(
             "POST", self.url, body=body, headers=self.stream_headers, timeouts=self.timeouts
         ) as r:

@@ -110,10 +110,7 @@ class ChatHandler:
         if body.get("stream"):
             return await self._stream(request, body, attempt, budget)
         result = await self.router.chat(body, attempt, budget)
-        metadata: dict[str, Any] = {"duration": round((time.perf_counter() - attempt.started) * 1000)}
-        if attempt.pricing:
-            metadata["pricing"] = attempt.pricing
-        result["metadata"] = metadata
+        add_metadata(result, attempt)
         request["llms.usage"] = result.get("usage")
         return web.Response(body=orjson.dumps(result), content_type="application/json", headers=_headers(attempt))
 
@@ -170,6 +167,21 @@ class ChatHandler:
             if stream is not None:
                 await stream.aclose()  # type: ignore[attr-defined]
         return response
+
+
+def add_metadata(result: dict[str, Any], attempt: Attempt) -> None:
+    """llms.py's `metadata.duration` (ms) and `metadata.pricing` on a non-streamed answer, as
+    strings: OpenAI's `metadata` is a string → string map, and a number there breaks clients
+    that validate the schema. Merged over the upstream's own `metadata` (OpenAI echoes the
+    request's), which is left alone when it is not an object."""
+    ours = {"duration": str(round((time.perf_counter() - attempt.started) * 1000))}
+    if attempt.pricing:
+        ours["pricing"] = attempt.pricing
+    theirs = result.get("metadata")
+    if theirs is None:
+        result["metadata"] = ours
+    elif isinstance(theirs, dict):
+        result["metadata"] = {**theirs, **ours}
 
 
 def requested_budget(request: web.Request) -> float | None:

@@ -12,6 +12,7 @@ import orjson
 from ...core.errors import UpstreamConnectionError, UpstreamStatusError
 from ...core.types import Chunk, ProviderConfig
 from ..base import Provider
+from ..checks import encode_request
 from ..native import inline_image_urls, wants_usage
 from .request import to_gemini
 from .response import StreamMapper, from_gemini, gemini_error
@@ -54,7 +55,7 @@ class GoogleProvider(Provider):
         if self.fetch_image_urls:
             req = await inline_image_urls(req, self.client, self.timeouts)
         body = to_gemini(req, self.name, safety_settings=self.safety_settings, thinking_config=self.thinking_config)
-        return req, orjson.dumps(body)
+        return req, encode_request(body)
 
     async def chat(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
         req, body = await self._prepare(request, alias)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.errors import InvalidRequest
+from ..checks import request_mapping
 from ..native import (
     max_output_tokens,
     media_of,
@@ -24,6 +25,7 @@ SCHEMA_KEYS = frozenset(
 )
 
 
+@request_mapping("Gemini")
 def to_gemini(
     req: dict[str, Any], provider: str, *, safety_settings: Any = None, thinking_config: Any = None
 ) -> dict[str, Any]:
@@ -129,11 +131,18 @@ def _model_parts(m: dict[str, Any], call_names: dict[str, str]) -> list[dict[str
         name = (call.get("function") or {}).get("name") or ""
         call_names[call.get("id") or ""] = name
         part: dict[str, Any] = {"functionCall": {"name": name, "args": tool_arguments(call)}}
-        signature = ((call.get("extra_content") or {}).get("google") or {}).get("thought_signature")
+        signature = _thought_signature(call)
         if signature:
             part["thoughtSignature"] = signature
         parts.append(part)
     return parts
+
+
+def _thought_signature(call: dict[str, Any]) -> Any:
+    """`extra_content.google.thought_signature`, which Gemini's answer put on the tool call."""
+    extra = call.get("extra_content")
+    google = extra.get("google") if isinstance(extra, dict) else None
+    return google.get("thought_signature") if isinstance(google, dict) else None
 
 
 def _function_response(m: dict[str, Any], call_names: dict[str, str]) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from ...core.accumulate import StreamAccumulator
 from ...core.errors import InvalidRequest, UpstreamError, UpstreamStatusError, UpstreamTimeout
 from ...core.types import Chunk, ProviderConfig
 from ..base import Provider
+from ..checks import request_mapping
+from ..native import max_output_tokens, wants_usage
 from .settings import LocalSettings, bundled_model, parse_settings, require_runtime
 from .worker import END, Job, ModelWorker
 
@@ -54,7 +56,7 @@ class LlamaCppProvider(Provider):
         return acc.result()
 
     async def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:
-        include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
+        include_usage = wants_usage(request)
         async for chunk in self._generate(request, alias, include_usage=include_usage):
             yield chunk
 
@@ -102,6 +104,7 @@ class LlamaCppProvider(Provider):
 # -- request mapping ---------------------------------------------------------------------
 
 
+@request_mapping("local model")
 def generation_args(body: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI chat request as `Llama.create_chat_completion` keyword arguments. Fields it
     has no use for (`user`, `store`, `metadata`, …) are left out."""
@@ -112,10 +115,8 @@ def generation_args(body: dict[str, Any]) -> dict[str, Any]:
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise InvalidRequest(f"`{key}` must be a number", param=key)
     args = {key: body[key] for key in PASSED if body.get(key) is not None}
-    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+    max_tokens = max_output_tokens(body)  # a positive whole number: checked by @request_mapping
     if max_tokens is not None:
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-            raise InvalidRequest("`max_tokens` must be a positive whole number", param="max_tokens")
         args["max_tokens"] = max_tokens
     if isinstance(body.get("logit_bias"), dict):
         try:
