@@ -1,0 +1,78 @@
+"""Where PostgreSQL-bound records wait while PostgreSQL is unreachable: JSON lines in a local
+file (next to the SQLite db by default). Only the sink's writer thread touches it. Replay
+renames the file first, so records spilled during a replay go to a fresh file, and an
+interrupted replay is simply run again (inserts ignore ids already stored)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from .record import UsageRecord, from_json_line, to_json_line
+
+log = logging.getLogger("llms.usage")
+
+
+def _count_lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with path.open("rb") as f:
+        return sum(1 for _ in f)
+
+
+class Spool:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path).expanduser()
+        self.replaying = self.path.with_name(self.path.name + ".replaying")
+        self.count = _count_lines(self.path) + _count_lines(self.replaying)
+        self._unreadable = 0  # lines of this replay pass that were not a record (a cut-short write)
+
+    def append(self, records: list[UsageRecord]) -> None:
+        """Write and fsync the records: once this returns they survive a crash."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = b"".join(to_json_line(r) for r in records)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.count += len(records)
+
+    def has_records(self) -> bool:
+        return self.count > 0 or self.replaying.exists() or self.path.exists()
+
+    def batches(self, size: int) -> Iterator[list[UsageRecord]]:
+        """The spooled records in batches; the caller calls `done()` after the last one is
+        stored. A new `append` meanwhile goes to a fresh file."""
+        if not self.replaying.exists():
+            if not self.path.exists():
+                return
+            os.replace(self.path, self.replaying)
+        batch: list[UsageRecord] = []
+        self._unreadable = 0
+        with self.replaying.open("rb") as f:
+            for n, line in enumerate(f, 1):
+                try:
+                    batch.append(from_json_line(line))
+                except Exception as e:  # noqa: BLE001 - any broken line is counted, not fatal
+                    self._unreadable += 1
+                    log.error("usage: spool %s line %d unreadable, record lost: %s", self.replaying, n, e)
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
+
+    def done(self) -> int:
+        """The replayed file is stored: forget it. Returns how many of its lines were lost."""
+        self.replaying.unlink(missing_ok=True)
+        self.recount()
+        lost, self._unreadable = self._unreadable, 0
+        return lost
+
+    def recount(self) -> None:
+        """After a replay stopped half-way it will run again from its start."""
+        self.count = _count_lines(self.path) + _count_lines(self.replaying)

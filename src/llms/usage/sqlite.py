@@ -1,0 +1,146 @@
+"""The default ledger: one SQLite file (`~/.llms/usage.db`; the caller resolves LLMS_HOME and
+passes the path) in WAL mode. One writer thread owns the writing connection and stores each
+batch in one transaction; reads open their own short-lived connection in a worker thread (WAL
+lets them run beside the writer)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from pathlib import Path
+
+from .batching import BatchWriter
+from .migrations import BOOKKEEPING, pending
+from .query import (
+    INSERT_RECORD,
+    SELECT_RECORD,
+    SQLITE,
+    Page,
+    SummaryRow,
+    page_of,
+    requests_query,
+    summary_query,
+    summary_rows,
+)
+from .record import UsageRecord, from_row, to_row
+
+log = logging.getLogger("llms.usage")
+
+
+def connect(path: Path | str, timeout: float = 10.0) -> sqlite3.Connection:
+    """A connection in autocommit mode (we open transactions ourselves), WAL, and
+    synchronous=NORMAL: a commit survives a crash of the process, and a power cut can lose only
+    the last transactions, never corrupt the file."""
+    conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection, upto: int | None = None) -> list[int]:
+    """Apply the pending migrations in order, each in its own transaction; returns their
+    versions. BEGIN IMMEDIATE makes two processes starting at once take turns."""
+    conn.execute(BOOKKEEPING)
+    done = []
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            applied = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
+            todo = pending(applied, upto)
+            if not todo:
+                conn.execute("COMMIT")
+                return done
+            m = todo[0]
+            for stmt in m.statements:
+                conn.execute(stmt)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (m.version, m.name, time.time()))
+            conn.execute("COMMIT")
+            done.append(m.version)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+class SqliteSink(BatchWriter):
+    """`SqliteSink(path).start()` creates or upgrades the database (at start, before any
+    request), then starts the writer thread."""
+
+    def __init__(self, path: Path | str, **batching: float) -> None:
+        super().__init__(**batching)  # type: ignore[arg-type]
+        self.path = Path(path).expanduser()
+        self._conn: sqlite3.Connection | None = None
+
+    def start(self) -> SqliteSink:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = connect(self.path)
+        migrate(self._conn)
+        self._start_thread()
+        return self
+
+    # -- writer side ---------------------------------------------------------------------------
+
+    def _cycle(self, final: bool) -> None:
+        while self._queue:
+            records, markers = self._take(self.batch_size)
+            if records:
+                self._write(records)
+            for m in markers:
+                m.set()
+
+    def _write(self, records: list[UsageRecord]) -> None:
+        conn = self._conn
+        assert conn is not None
+        try:
+            conn.execute("BEGIN")
+            conn.executemany(INSERT_RECORD + " ON CONFLICT (id) DO NOTHING", [to_row(r) for r in records])
+            conn.execute("COMMIT")
+            self.written += len(records)
+            return
+        except sqlite3.Error as e:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            log.warning("usage: batch of %d failed (%s); storing one by one", len(records), e)
+        for r in records:  # isolate the record (or the moment) that fails
+            try:
+                conn.execute(INSERT_RECORD + " ON CONFLICT (id) DO NOTHING", to_row(r))
+                self.written += 1
+            except (sqlite3.Error, ValueError, TypeError) as e:
+                self.failed += 1
+                log.error("usage: record %s not stored: %s", r.id, e)
+
+    def _close_writer(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def _read(self, sql: str, params: list | tuple) -> list[tuple]:
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10.0)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+    async def requests(
+        self,
+        limit: int = 20,
+        before: str | None = None,
+        model: str | None = None,
+        provider: str | None = None,
+        key: str | None = None,
+        outcome: str | None = None,
+    ) -> Page:
+        sql, params, limit = requests_query(limit, before, model, provider, key, outcome)
+        return page_of(await asyncio.to_thread(self._read, sql, params), limit, from_row)
+
+    async def get(self, id: str) -> UsageRecord | None:
+        rows = await asyncio.to_thread(self._read, SELECT_RECORD + " WHERE id = ?", (id,))
+        return from_row(rows[0]) if rows else None
+
+    async def summary(
+        self, start: float | None = None, end: float | None = None, group_by: str = "day"
+    ) -> list[SummaryRow]:
+        sql, params = summary_query(SQLITE, start, end, group_by)
+        return summary_rows(await asyncio.to_thread(self._read, sql, params))
