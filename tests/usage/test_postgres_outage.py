@@ -113,3 +113,18 @@ async def test_spool_replays_after_the_sink_restarts(server, tmp_path):
         second.close()
     assert await asyncio.to_thread(count_rows, server.dsn) == 3000
     assert not spool.exists() and not spool.with_name("spool.jsonl.replaying").exists()
+
+
+def test_an_outage_with_an_unwritable_spool_counts_every_record(server, tmp_path):
+    server.stop()
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    sink = PostgresSink(server.dsn, blocker / "spool.jsonl").start()  # the spool cannot be created
+    rng = random.Random(4)
+    recs = [make_record(i, rng, 1.0 + i) for i in range(20)]
+    recs[3].content = {"not json": object()}
+    for r in recs:
+        sink.submit(r)
+    sink.close()
+    stats = sink.stats()
+    assert (stats.written, stats.spooled, stats.failed, stats.dropped, stats.queued) == (0, 0, 20, 0, 0)

@@ -172,3 +172,13 @@ async def test_the_timer_writes_a_partial_batch(make_sink):
 
 async def test_outcomes_are_the_issues_list():
     assert OUTCOMES == ("ok", "client_error", "upstream_error", "timeout", "cancelled", "truncated")
+
+
+async def test_a_record_that_cannot_be_stored_is_counted_and_the_rest_are_stored(make_sink):
+    sink = make_sink()
+    recs = records(5)
+    recs[2].content = {"not json": object()}
+    store(sink, recs)
+    stats = sink.stats()
+    assert (stats.written, stats.failed, stats.queued) == (4, 1, 0)
+    assert await sink.get(recs[2].id) is None and await sink.get(recs[3].id) == recs[3]

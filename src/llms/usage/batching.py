@@ -10,21 +10,31 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
+from typing import TypedDict, Unpack
 
-from .record import UsageRecord
+from .record import UsageRecord, to_row
 from .sink import SinkStats
 
 log = logging.getLogger("llms.usage")
+
+
+class Batching(TypedDict, total=False):
+    """How a sink batches: at most `batch_size` records per write, a write at least every
+    `interval` seconds, at most `max_queue` records waiting in memory."""
+
+    batch_size: int
+    interval: float
+    max_queue: int
 
 
 class BatchWriter(ABC):
     """`submit` is called from the event loop thread: a length check and a deque append, and a
     wake-up only when a full batch is waiting (otherwise the writer's timer picks it up)."""
 
-    def __init__(self, *, batch_size: int = 1000, interval: float = 0.25, max_queue: int = 100_000) -> None:
-        self.batch_size = batch_size
-        self.interval = interval
-        self.max_queue = max_queue
+    def __init__(self, **batching: Unpack[Batching]) -> None:
+        self.batch_size = batching.get("batch_size", 1000)
+        self.interval = batching.get("interval", 0.25)
+        self.max_queue = batching.get("max_queue", 100_000)
         # records, and flush markers (threading.Event) set once everything before them is stored
         self._queue: deque[UsageRecord | threading.Event] = deque()
         self._wake = threading.Event()
@@ -116,6 +126,24 @@ class BatchWriter(ABC):
                 break
             records.append(item)
         return records, markers
+
+    def _rows(self, records: list[UsageRecord]) -> tuple[list[UsageRecord], list[tuple]]:
+        """The records as rows, leaving out (counted, logged) any that cannot be one — say,
+        content that is not JSON — so one bad record never costs its batch."""
+        kept, rows = [], []
+        for r in records:
+            try:
+                rows.append(to_row(r))
+                kept.append(r)
+            except (TypeError, ValueError) as e:
+                self.failed += 1
+                log.error("usage: record %s not stored: %s", getattr(r, "id", r), e)
+        return kept, rows
+
+    def _lost(self, records: list[UsageRecord], error: BaseException) -> None:
+        """A batch that failed in a way we did not foresee: counted and logged, never silent."""
+        self.failed += len(records)
+        log.error("usage: %d records not stored: %r", len(records), error, exc_info=error)
 
     def _flush_requested(self) -> bool:
         return any(isinstance(item, threading.Event) for item in list(self._queue))

@@ -13,11 +13,11 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import asyncpg
 
-from .batching import BatchWriter
+from .batching import Batching, BatchWriter
 from .migrations import BOOKKEEPING, pending
 from .query import (
     POSTGRES,
@@ -30,7 +30,7 @@ from .query import (
     summary_query,
     summary_rows,
 )
-from .record import COLUMNS, UsageRecord, from_row, to_row
+from .record import COLUMNS, UsageRecord, from_row
 from .spool import Spool
 
 log = logging.getLogger("llms.usage")
@@ -79,8 +79,8 @@ class PostgresSink(BatchWriter):
     up; if not, starts anyway (records wait, then spool) and keeps retrying."""
 
     def __init__(self, dsn: str, spool_path: Path | str, *, hold: int = 10_000, retry_max: float = 5.0,
-                 timeout: float = 10.0, **batching: float) -> None:  # fmt: skip
-        super().__init__(**batching)  # type: ignore[arg-type]
+                 timeout: float = 10.0, **batching: Unpack[Batching]) -> None:  # fmt: skip
+        super().__init__(**batching)
         self.dsn = dsn
         self.spool = Spool(spool_path)
         self.hold = hold
@@ -154,6 +154,8 @@ class PostgresSink(BatchWriter):
             except OUTAGE:
                 self._queue.extendleft(reversed([*records, *markers]))  # back to the head, in order
                 raise
+            except Exception as e:
+                self._lost(records, e)
             for m in markers:
                 m.set()
 
@@ -173,7 +175,9 @@ class PostgresSink(BatchWriter):
     async def _insert(self, records: list[UsageRecord]) -> None:
         conn = self._conn
         assert conn is not None
-        rows = [to_row(r) for r in records]
+        records, rows = self._rows(records)
+        if not rows:
+            return
         try:
             status = await conn.execute(UNNEST_INSERT, *(list(c) for c in zip(*rows, strict=True)),
                                         timeout=self.timeout)  # fmt: skip
@@ -199,11 +203,10 @@ class PostgresSink(BatchWriter):
             records, markers = self._take(self.batch_size * 10)
             if records:
                 try:
-                    self.spool.append(records)
-                except OSError as e:
-                    self.failed += len(records)
-                    log.error("usage: %d records lost: PostgreSQL down and spool %s unwritable: %s",
-                              len(records), self.spool.path, e)  # fmt: skip
+                    self.failed += self.spool.append(records)
+                except Exception as e:
+                    self._lost(records, e)
+                    log.error("usage: PostgreSQL down and spool %s unwritable", self.spool.path)
             for m in markers:
                 m.set()
 

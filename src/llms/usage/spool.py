@@ -29,17 +29,25 @@ class Spool:
         self.count = _count_lines(self.path) + _count_lines(self.replaying)
         self._unreadable = 0  # lines of this replay pass that were not a record (a cut-short write)
 
-    def append(self, records: list[UsageRecord]) -> None:
-        """Write and fsync the records: once this returns they survive a crash."""
+    def append(self, records: list[UsageRecord]) -> int:
+        """Write and fsync the records: once this returns they survive a crash. Returns how many
+        could not be written as JSON (logged; the caller counts them)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = b"".join(to_json_line(r) for r in records)
+        lines = []
+        for r in records:
+            try:
+                lines.append(to_json_line(r))
+            except TypeError as e:
+                log.error("usage: record %s not spooled: %s", r.id, e)
+        data = b"".join(lines)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
-        self.count += len(records)
+        self.count += len(lines)
+        return len(records) - len(lines)
 
     def has_records(self) -> bool:
         return self.count > 0 or self.replaying.exists() or self.path.exists()

@@ -10,8 +10,9 @@ import logging
 import sqlite3
 import time
 from pathlib import Path
+from typing import Unpack
 
-from .batching import BatchWriter
+from .batching import Batching, BatchWriter
 from .migrations import BOOKKEEPING, pending
 from .query import (
     INSERT_RECORD,
@@ -24,9 +25,10 @@ from .query import (
     summary_query,
     summary_rows,
 )
-from .record import UsageRecord, from_row, to_row
+from .record import UsageRecord, from_row
 
 log = logging.getLogger("llms.usage")
+INSERT = INSERT_RECORD + " ON CONFLICT (id) DO NOTHING"  # a record stored twice is stored once
 
 
 def connect(path: Path | str, timeout: float = 10.0) -> sqlite3.Connection:
@@ -67,8 +69,8 @@ class SqliteSink(BatchWriter):
     """`SqliteSink(path).start()` creates or upgrades the database (at start, before any
     request), then starts the writer thread."""
 
-    def __init__(self, path: Path | str, **batching: float) -> None:
-        super().__init__(**batching)  # type: ignore[arg-type]
+    def __init__(self, path: Path | str, **batching: Unpack[Batching]) -> None:
+        super().__init__(**batching)
         self.path = Path(path).expanduser()
         self._conn: sqlite3.Connection | None = None
 
@@ -84,29 +86,35 @@ class SqliteSink(BatchWriter):
     def _cycle(self, final: bool) -> None:
         while self._queue:
             records, markers = self._take(self.batch_size)
-            if records:
-                self._write(records)
-            for m in markers:
-                m.set()
+            try:
+                if records:
+                    self._write(records)
+            except Exception as e:
+                self._lost(records, e)
+            finally:
+                for m in markers:
+                    m.set()
 
     def _write(self, records: list[UsageRecord]) -> None:
         conn = self._conn
         assert conn is not None
+        records, rows = self._rows(records)
         try:
             conn.execute("BEGIN")
-            conn.executemany(INSERT_RECORD + " ON CONFLICT (id) DO NOTHING", [to_row(r) for r in records])
+            before = conn.total_changes
+            conn.executemany(INSERT, rows)
+            written = conn.total_changes - before
             conn.execute("COMMIT")
-            self.written += len(records)
+            self.written += written
             return
         except sqlite3.Error as e:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             log.warning("usage: batch of %d failed (%s); storing one by one", len(records), e)
-        for r in records:  # isolate the record (or the moment) that fails
+        for r, row in zip(records, rows, strict=True):  # isolate the record (or the moment) that fails
             try:
-                conn.execute(INSERT_RECORD + " ON CONFLICT (id) DO NOTHING", to_row(r))
-                self.written += 1
-            except (sqlite3.Error, ValueError, TypeError) as e:
+                self.written += conn.execute(INSERT, row).rowcount
+            except sqlite3.Error as e:
                 self.failed += 1
                 log.error("usage: record %s not stored: %s", r.id, e)
 
