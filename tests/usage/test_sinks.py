@@ -182,3 +182,18 @@ async def test_a_record_that_cannot_be_stored_is_counted_and_the_rest_are_stored
     stats = sink.stats()
     assert (stats.written, stats.failed, stats.queued) == (4, 1, 0)
     assert await sink.get(recs[2].id) is None and await sink.get(recs[3].id) == recs[3]
+
+
+async def test_forget_content_erases_old_content_and_keeps_the_records(make_sink):
+    sink = make_sink()
+    recs = records(10, step=100.0)
+    for i, r in enumerate(recs):
+        r.content = {"messages": [{"role": "user", "content": f"m{i}"}]} if i % 2 == 0 else None
+    store(sink, recs)
+    cut = recs[6].created
+    assert await sink.forget_content(cut) == 3  # records 0, 2, 4
+    for i, r in enumerate(recs):
+        stored = await sink.get(r.id)
+        assert stored is not None
+        assert stored.content == (None if i < 6 else r.content)
+    assert await sink.forget_content(cut) == 0

@@ -10,7 +10,7 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
-from typing import TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
 from .record import UsageRecord, to_row
 from .sink import SinkStats
@@ -127,10 +127,11 @@ class BatchWriter(ABC):
             records.append(item)
         return records, markers
 
-    def _rows(self, records: list[UsageRecord]) -> tuple[list[UsageRecord], list[tuple]]:
+    def _rows(self, records: list[UsageRecord]) -> tuple[list[UsageRecord], list[tuple[Any, ...]]]:
         """The records as rows, leaving out (counted, logged) any that cannot be one — say,
         content that is not JSON — so one bad record never costs its batch."""
-        kept, rows = [], []
+        kept: list[UsageRecord] = []
+        rows: list[tuple[Any, ...]] = []
         for r in records:
             try:
                 rows.append(to_row(r))

@@ -20,6 +20,7 @@ import asyncpg
 from .batching import Batching, BatchWriter
 from .migrations import BOOKKEEPING, pending
 from .query import (
+    FORGET_CONTENT,
     POSTGRES,
     SELECT_RECORD,
     Page,
@@ -52,13 +53,13 @@ OUTAGE = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.Postgre
 
 
 def inserted(status: str) -> int:
-    """Rows an `INSERT 0 n` status says were stored."""
+    """Rows an `INSERT 0 n` / `UPDATE n` status says were stored."""
     return int(status.rsplit(" ", 1)[-1])
 
 
 async def migrate(conn: asyncpg.Connection, upto: int | None = None) -> list[int]:
     """Apply the pending migrations in order, each in its own transaction."""
-    done = []
+    done: list[int] = []
     await conn.execute(BOOKKEEPING)
     while True:
         async with conn.transaction():
@@ -220,7 +221,8 @@ class PostgresSink(BatchWriter):
     async def _fetch(self, sql: str, *params: Any) -> list[Any]:
         conn = await asyncpg.connect(self.dsn, timeout=self.timeout)
         try:
-            return await conn.fetch(numbered(sql), *params, timeout=self.timeout)
+            rows: list[Any] = await conn.fetch(numbered(sql), *params, timeout=self.timeout)
+            return rows
         finally:
             await conn.close()
 
@@ -239,6 +241,13 @@ class PostgresSink(BatchWriter):
     async def get(self, id: str) -> UsageRecord | None:
         rows = await self._fetch(SELECT_RECORD + " WHERE id = ?", id)
         return from_row(rows[0]) if rows else None
+
+    async def forget_content(self, before: float) -> int:
+        conn = await asyncpg.connect(self.dsn, timeout=self.timeout)
+        try:
+            return inserted(await conn.execute(numbered(FORGET_CONTENT), float(before), timeout=self.timeout))
+        finally:
+            await conn.close()
 
     async def summary(
         self, start: float | None = None, end: float | None = None, group_by: str = "day"

@@ -47,6 +47,9 @@ POSTGRES = Dialect(day="to_char(to_timestamp(created) AT TIME ZONE 'UTC', 'YYYY-
                    same="IS NOT DISTINCT FROM")  # fmt: skip
 
 
+FORGET_CONTENT = "UPDATE requests SET content = NULL WHERE content IS NOT NULL AND created < ?"
+
+
 def numbered(sql: str) -> str:
     """`?` placeholders as PostgreSQL's `$1, $2, …` (our SQL has no `?` in literals)."""
     counter = iter(range(1, 10_000))

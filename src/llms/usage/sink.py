@@ -56,6 +56,10 @@ class Sink(Protocol):
 
     async def get(self, id: str) -> UsageRecord | None: ...
 
+    async def forget_content(self, before: float) -> int:
+        """Erase the stored message content of records created before `before` (unix seconds),
+        for `usage.retention_days`; the records themselves stay. Returns how many were erased."""
+
     async def summary(
         self, start: float | None = None, end: float | None = None, group_by: str = "day"
     ) -> list[SummaryRow]:

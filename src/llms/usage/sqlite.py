@@ -9,12 +9,14 @@ import asyncio
 import logging
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Unpack
+from typing import Any, Unpack
 
 from .batching import Batching, BatchWriter
 from .migrations import BOOKKEEPING, pending
 from .query import (
+    FORGET_CONTENT,
     INSERT_RECORD,
     SELECT_RECORD,
     SQLITE,
@@ -45,7 +47,7 @@ def migrate(conn: sqlite3.Connection, upto: int | None = None) -> list[int]:
     """Apply the pending migrations in order, each in its own transaction; returns their
     versions. BEGIN IMMEDIATE makes two processes starting at once take turns."""
     conn.execute(BOOKKEEPING)
-    done = []
+    done: list[int] = []
     while True:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -124,7 +126,7 @@ class SqliteSink(BatchWriter):
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def _read(self, sql: str, params: list | tuple) -> list[tuple]:
+    def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
         conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10.0)
         try:
             return conn.execute(sql, params).fetchall()
@@ -146,6 +148,16 @@ class SqliteSink(BatchWriter):
     async def get(self, id: str) -> UsageRecord | None:
         rows = await asyncio.to_thread(self._read, SELECT_RECORD + " WHERE id = ?", (id,))
         return from_row(rows[0]) if rows else None
+
+    def _update(self, sql: str, params: Sequence[Any]) -> int:
+        conn = connect(self.path)
+        try:
+            return conn.execute(sql, params).rowcount
+        finally:
+            conn.close()
+
+    async def forget_content(self, before: float) -> int:
+        return await asyncio.to_thread(self._update, FORGET_CONTENT, (float(before),))
 
     async def summary(
         self, start: float | None = None, end: float | None = None, group_by: str = "day"
