@@ -42,7 +42,7 @@ class Load:
 
     def __init__(self, sink: PostgresSink) -> None:
         self.sink, self.n, self.rng = sink, 0, random.Random(5)
-        self.slowest = 0.0
+        self.durations: list[float] = []
         self.most_spooled = 0
 
     def run_until(self, done, min_seconds: float = 0.0, max_seconds: float = 60.0) -> None:
@@ -53,7 +53,7 @@ class Load:
                 rec = make_record(self.n, self.rng, time.time())
                 start = time.perf_counter()
                 self.sink.submit(rec)
-                self.slowest = max(self.slowest, time.perf_counter() - start)
+                self.durations.append(time.perf_counter() - start)
                 self.n += 1
             self.most_spooled = max(self.most_spooled, self.sink.stats().spooled)
             time.sleep(0.01)
@@ -76,13 +76,23 @@ def test_postgres_stopped_mid_load_and_restarted_loses_nothing(server, tmp_path)
         assert sink.stats().spooled > 0 or load.most_spooled > 0, "the outage never reached the spool"
         starting = in_background(server.start)
         load.run_until(lambda: not starting.is_alive(), min_seconds=0.5)  # coming back
-        assert sink.flush(timeout=60)
-        stats = sink.stats()
+        # flush() may return with records in the spool (if the writer has not reconnected yet,
+        # that is where "stored" means); the spool empties once it has
+        deadline = time.monotonic() + 60
+        while (stats := sink.stats()).spooled or stats.queued:
+            assert time.monotonic() < deadline, f"the spool was not replayed: {stats}"
+            assert sink.flush(timeout=60)
+            time.sleep(0.05)
     finally:
         sink.close()
     assert (stats.queued, stats.spooled, stats.failed, stats.dropped) == (0, 0, 0, 0)
     assert stats.written == load.n == count_rows(server.dsn)
-    assert load.slowest < 0.05, f"a submit took {load.slowest * 1000:.1f} ms during the outage"
+    # Wall-clock timings on a shared 2-core machine: a thread switch or the OS descheduling us
+    # can land inside one call, so the bound is on the 99.9th percentile; the max only has to
+    # rule out waiting on the network or a disk (a connect timeout alone is 3 s).
+    slow = sorted(load.durations)
+    assert slow[-len(slow) // 1000] < 0.005, f"p99.9 of submit was {slow[-len(slow) // 1000] * 1000:.2f} ms"
+    assert slow[-1] < 1.0, f"a submit took {slow[-1] * 1000:.0f} ms during the outage"
     assert not (tmp_path / "spool.jsonl").exists() and not (tmp_path / "spool.jsonl.replaying").exists()
 
 
@@ -128,3 +138,19 @@ def test_an_outage_with_an_unwritable_spool_counts_every_record(server, tmp_path
     sink.close()
     stats = sink.stats()
     assert (stats.written, stats.spooled, stats.failed, stats.dropped, stats.queued) == (0, 0, 20, 0, 0)
+
+
+async def test_a_record_postgres_refuses_costs_only_itself(pg_dsn, tmp_path):
+    sink = PostgresSink(pg_dsn, tmp_path / "spool.jsonl").start()
+    rng = random.Random(6)
+    recs = [make_record(i, rng, 1.0 + i) for i in range(50)]
+    recs[17].model = "nul\x00byte"  # PostgreSQL text cannot hold NUL: the server refuses the batch
+    try:
+        for r in recs:
+            sink.submit(r)
+        assert sink.flush()
+        stats = sink.stats()
+        assert (stats.written, stats.failed, stats.spooled) == (49, 1, 0)
+        assert await sink.get(recs[17].id) is None and await sink.get(recs[18].id) == recs[18]
+    finally:
+        sink.close()

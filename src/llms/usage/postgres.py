@@ -126,7 +126,7 @@ class PostgresSink(BatchWriter):
             self._conn = None
         if not self._backoff:
             log.warning("usage: PostgreSQL unreachable (%s); records wait, then spool to %s",
-                        error or type(error).__name__, self.spool.path)  # fmt: skip
+                        str(error) or type(error).__name__, self.spool.path)  # fmt: skip
         self._backoff = min(self.retry_max, max(0.25, self._backoff * 2))
         self._retry_at = time.monotonic() + self._backoff
 
@@ -149,9 +149,10 @@ class PostgresSink(BatchWriter):
     async def _drain(self) -> None:
         while self._queue:
             records, markers = self._take(self.batch_size)
+            records, rows = self._rows(records)  # unstorable ones counted once, here
             try:
-                if records:
-                    await self._insert(records)
+                if rows:
+                    await self._insert(records, rows)
             except OUTAGE:
                 self._queue.extendleft(reversed([*records, *markers]))  # back to the head, in order
                 raise
@@ -166,17 +167,18 @@ class PostgresSink(BatchWriter):
         log.info("usage: replaying %d spooled records", self.spool.count)
         try:
             for batch in self.spool.batches(self.batch_size):
-                await self._insert(batch)
+                await self._insert(*self._rows(batch))
                 self.spool.count -= len(batch)
         except OUTAGE:
             self.spool.recount()  # the next replay starts over; stored ids are skipped
             raise
         self.failed += self.spool.done()
 
-    async def _insert(self, records: list[UsageRecord]) -> None:
+    async def _insert(self, records: list[UsageRecord], rows: list[tuple[Any, ...]]) -> None:
+        """One statement for the batch; if the server refuses it, one per record, so only the
+        refused ones are lost (counted, logged). Outage errors propagate."""
         conn = self._conn
         assert conn is not None
-        records, rows = self._rows(records)
         if not rows:
             return
         try:
