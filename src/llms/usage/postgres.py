@@ -1,7 +1,7 @@
 """The ledger in PostgreSQL (`usage.dsn` / `$LLMS_DATABASE_URL`), through asyncpg (chosen by
 measurement over psycopg 3: docs/usage.md). The writer thread runs its own event loop and one
 connection; each batch is one `INSERT … SELECT FROM unnest(column arrays)` that ignores ids
-already stored, so a replayed batch never duplicates a record.
+already stored, so a batch retried after a lost acknowledgement never duplicates a record.
 
 During an outage the queue keeps up to `hold` records in memory, then spills them to the
 `Spool` file; on reconnection the spool is replayed before new records. `submit` stays a deque
@@ -52,8 +52,8 @@ OUTAGE = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.Postgre
           asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.CannotConnectNowError)  # fmt: skip
 
 
-def inserted(status: str) -> int:
-    """Rows an `INSERT 0 n` / `UPDATE n` status says were stored."""
+def changed(status: str) -> int:
+    """Rows an `UPDATE n` status says were changed."""
     return int(status.rsplit(" ", 1)[-1])
 
 
@@ -168,9 +168,9 @@ class PostgresSink(BatchWriter):
         try:
             for batch in self.spool.batches(self.batch_size):
                 await self._insert(*self._rows(batch))
-                self.spool.count -= len(batch)
+                self.spool.stored()
         except OUTAGE:
-            self.spool.recount()  # the next replay starts over; stored ids are skipped
+            self.spool.interrupted()
             raise
         self.failed += self.spool.done()
 
@@ -182,9 +182,10 @@ class PostgresSink(BatchWriter):
         if not rows:
             return
         try:
-            status = await conn.execute(UNNEST_INSERT, *(list(c) for c in zip(*rows, strict=True)),
-                                        timeout=self.timeout)  # fmt: skip
-            self.written += inserted(status)
+            await conn.execute(UNNEST_INSERT, *(list(c) for c in zip(*rows, strict=True)), timeout=self.timeout)
+            # every row is in the table now, inserted by this statement or by an earlier one whose
+            # acknowledgement the outage swallowed (so this is not the INSERT's own row count)
+            self.written += len(rows)
             return
         except OUTAGE:
             raise
@@ -192,8 +193,8 @@ class PostgresSink(BatchWriter):
             log.warning("usage: batch of %d refused (%s); storing one by one", len(records), e)
         for record, row in zip(records, rows, strict=True):
             try:
-                status = await conn.execute(UNNEST_INSERT, *([v] for v in row), timeout=self.timeout)
-                self.written += inserted(status)
+                await conn.execute(UNNEST_INSERT, *([v] for v in row), timeout=self.timeout)
+                self.written += 1
             except OUTAGE:
                 raise
             except (asyncpg.PostgresError, ValueError, TypeError, OverflowError) as e:
@@ -247,7 +248,7 @@ class PostgresSink(BatchWriter):
     async def forget_content(self, before: float) -> int:
         conn = await asyncpg.connect(self.dsn, timeout=self.timeout)
         try:
-            return inserted(await conn.execute(numbered(FORGET_CONTENT), float(before), timeout=self.timeout))
+            return changed(await conn.execute(numbered(FORGET_CONTENT), float(before), timeout=self.timeout))
         finally:
             await conn.close()
 
