@@ -217,6 +217,89 @@ def raw_body(body: bytes, content_type: str = "application/json", status: int = 
     return handle
 
 
+# -- hostile upstreams (tests/security/test_upstream_*.py) ---------------------------------------
+
+# A flood stops by itself after this long, so a gateway that fails to cut it cannot hang a test run.
+FLOOD_SECONDS = 20.0
+
+
+def echo_credentials(status: int = 401) -> Handler:
+    """An error whose message repeats every credential it received (some vendors do:
+    `Invalid API key: Bearer sk-…`), in headers and in the query string."""
+
+    async def handle(call: Call) -> web.StreamResponse:
+        got = [call.headers.get(h, "") for h in ("Authorization", "x-api-key", "x-goog-api-key", "api-key")]
+        message = f"Invalid API key: {' | '.join(g for g in got if g)} (query: {call.request.query_string})"
+        body = {"error": {"message": message, "type": "invalid_request_error", "param": message, "code": message}}
+        return web.json_response(body, status=status)
+
+    return handle
+
+
+def redirect(location: str, status: int = 307) -> Handler:
+    async def handle(call: Call) -> web.StreamResponse:
+        return web.Response(status=status, headers={"Location": location})
+
+    return handle
+
+
+def _flood(head: bytes, piece: bytes, max_bytes: int | None = None) -> Handler:
+    """An SSE answer: `head`, then `piece` as fast as the socket takes it, for FLOOD_SECONDS
+    or until `max_bytes` went out (then the connection closes)."""
+
+    async def handle(call: Call) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(call.request)
+        await resp.write(head)
+        block = piece * max(1, 16384 // len(piece))
+        end = time.monotonic() + FLOOD_SECONDS
+        sent = 0
+        while time.monotonic() < end and (max_bytes is None or sent < max_bytes):
+            await resp.write(block)
+            sent += len(block)
+            await asyncio.sleep(0)  # let the server loop breathe; the socket is still never idle
+        return resp
+
+    return handle
+
+
+def comment_flood() -> Handler:
+    """SSE comment frames (`: ping`) forever: bytes flow, no event ever comes."""
+    return _flood(b"", b": ping\n\n")
+
+
+def content_flood() -> Handler:
+    """A real answer that never ends: content chunks as fast as the socket takes them."""
+    c = sse(chunk("flood", {"content": "la "}))
+    return _flood(sse(chunk("flood", {"role": "assistant", "content": ""})) + c, c)
+
+
+def endless_event(max_bytes: int | None = None, *, content_first: bool = False) -> Handler:
+    """One SSE event that never ends: `data:` lines and never the blank line (after a first
+    content chunk when `content_first`, i.e. past the gateway's commit point)."""
+    head = sse(chunk("flood", {"role": "assistant", "content": "Hi"})) if content_first else b""
+    return _flood(head, b"data: " + b"x" * 1000 + b"\n", max_bytes)
+
+
+def huge_body(size: int) -> Handler:
+    """A non-streamed JSON answer of `size` bytes (streamed out, never held whole here)."""
+
+    async def handle(call: Call) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await resp.prepare(call.request)
+        head = orjson.dumps(completion("big", call.model))[:-1] + b', "pad": "'
+        await resp.write(head)
+        left = size - len(head) - 2
+        block = b"x" * 65536
+        while left > 0:
+            await resp.write(block[: min(left, len(block))])
+            left -= len(block)
+        await resp.write(b'"}')
+        return resp
+
+    return handle
+
+
 # -- the server --------------------------------------------------------------------------------
 
 

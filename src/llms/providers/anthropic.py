@@ -104,9 +104,9 @@ class AnthropicProvider(Provider):
             data = await r.read()
             if r.status >= 400:
                 raise self.error(r.status, data, r.headers)
-        answer = self.loads(data, "the answer")
-        if not isinstance(answer, dict) or not isinstance(answer.get("content"), list):
-            raise self.protocol_error("the answer has no `content`")
+            answer = self.loads(data, "the answer")  # (inside `open()`: scrubbed there)
+            if not isinstance(answer, dict) or not isinstance(answer.get("content"), list):
+                raise self.protocol_error("the answer has no `content`")
         return from_anthropic(answer, req["model"], json_mode=json_tool(req) is not None)
 
     async def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:

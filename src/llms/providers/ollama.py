@@ -95,7 +95,7 @@ class OllamaProvider(Provider):
             data = await r.read()
             if r.status >= 400:
                 raise self.error(r.status, data, r.headers)
-        tags = self.loads(data, "the model list")
+            tags = self.loads(data, "the model list")  # (inside `open()`: scrubbed there)
         names = [m.get("model") or m.get("name") or "" for m in (tags or {}).get("models") or ()]
         return [n.removesuffix(":latest") for n in names if n]
 
@@ -112,11 +112,11 @@ class OllamaProvider(Provider):
             data = await r.read()
             if r.status >= 400:
                 raise self.error(r.status, data, r.headers)
-        answer = self.loads(data, "the answer")
-        if not isinstance(answer, dict) or "message" not in answer:
-            if isinstance(answer, dict) and answer.get("error"):
-                raise self.error(500, data)
-            raise self.protocol_error("the answer has no `message`")
+            answer = self.loads(data, "the answer")  # (inside `open()`: scrubbed there)
+            if not isinstance(answer, dict) or "message" not in answer:
+                if isinstance(answer, dict) and answer.get("error"):
+                    raise self.error(500, data)
+                raise self.protocol_error("the answer has no `message`")
         return from_ollama(answer, req["model"])
 
     async def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:

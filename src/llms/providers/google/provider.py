@@ -63,11 +63,11 @@ class GoogleProvider(Provider):
             data = await r.read()
             if r.status >= 400:
                 raise self.error(r.status, data, r.headers)
-        answer = self.loads(data, "the answer")
-        if not isinstance(answer, dict):
-            raise self.protocol_error("the answer is not a JSON object")
-        if answer.get("error"):
-            raise self.error(502, data)
+            answer = self.loads(data, "the answer")  # (inside `open()`: scrubbed there)
+            if not isinstance(answer, dict):
+                raise self.protocol_error("the answer is not a JSON object")
+            if answer.get("error"):
+                raise self.error(502, data)
         return from_gemini(answer, req["model"])
 
     async def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:

@@ -1,0 +1,120 @@
+"""Limits that hold while data flows (issue 10, item 6): the first-token, idle and request
+budget timers fire however fast an upstream floods, and one SSE event and a non-streamed
+body are capped. Real gateway process, real sockets; every flood stops by itself after
+fake_upstream.FLOOD_SECONDS, so a regression fails a bound instead of hanging the run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import orjson
+import pytest
+
+from .. import fake_upstream as fu
+from ..gateway_proc import GatewayProcess
+
+MSG = [{"role": "user", "content": "hi"}]
+CAP = 1 << 20  # the test config's event and body cap
+
+
+@pytest.fixture(scope="module")
+def gateway(upstream: fu.FakeUpstream) -> Iterator[GatewayProcess]:
+    def entry(name: str, first_byte: float = 1) -> dict:
+        return {
+            "type": "OpenAiProvider",
+            "base_url": upstream.base_url(name),
+            "api_key": f"sk-{name}-secret",
+            "models": {"m": f"{name}-m", name: f"{name}-m"},
+            "timeouts": {"connect": 2, "first_byte": first_byte, "idle": 10, "total": 60},
+        }
+
+    config = {
+        "retries": 0,
+        "breaker": False,
+        "limits": {"upstream_body": CAP, "upstream_event": CAP},
+        # `slow` waits long for a first token, so only the event cap can stop its flood.
+        "providers": {"flood": entry("flood"), "slow": entry("slow", first_byte=30), "ok": entry("ok")},
+    }
+    gw = GatewayProcess(config).start()
+    yield gw
+    gw.stop()
+
+
+def stream(gateway: GatewayProcess, model: str, **headers: str) -> tuple[int, list, float]:
+    """Status, SSE events (or the error body) and seconds taken, reading everything."""
+    start = time.monotonic()
+    body = {"model": model, "messages": MSG, "stream": True}
+    with httpx.stream("POST", gateway.url + "/v1/chat/completions", json=body, headers=headers, timeout=60) as r:
+        raw = b"".join(r.iter_bytes())
+    took = time.monotonic() - start
+    if r.status_code != 200:
+        return r.status_code, [orjson.loads(raw)], took
+    events = [b[6:] for b in raw.split(b"\n\n") if b.startswith(b"data: ")]
+    return 200, [e.decode() if e == b"[DONE]" else orjson.loads(e) for e in events], took
+
+
+def test_comment_flood_gets_the_first_token_timeout(gateway, upstream):
+    upstream.on("flood", "*", fu.comment_flood())
+    status, [body], took = stream(gateway, "flood")
+    assert status == 504, body
+    assert "no first token within 1s" in body["error"]["message"]
+    assert took < 1 + 5
+
+
+def test_content_flood_stops_at_the_request_budget(gateway, upstream):
+    upstream.on("flood", "*", fu.content_flood())
+    status, events, took = stream(gateway, "flood", **{"x-llms-timeout": "2"})
+    assert status == 200
+    assert took < 2 + 5
+    last = events[-1]
+    assert isinstance(last, dict) and "error" in last, last  # in-band, never a clean [DONE]
+    assert "time budget of 2s" in last["error"]["message"]
+
+
+def test_endless_event_is_a_protocol_error_before_the_commit_point(gateway, upstream):
+    upstream.on("slow", "*", fu.endless_event(max_bytes=8 * CAP))
+    status, [body], took = stream(gateway, "slow")
+    assert status == 502, body
+    assert "an SSE event is over 1 MiB" in body["error"]["message"]
+    assert took < 10
+
+
+def test_endless_event_after_the_commit_point_is_an_in_band_error(gateway, upstream):
+    upstream.on("slow", "*", fu.endless_event(max_bytes=8 * CAP, content_first=True))
+    status, events, _ = stream(gateway, "slow")
+    assert status == 200
+    assert events[0]["choices"][0]["delta"]["content"] == "Hi"
+    assert "an SSE event is over 1 MiB" in events[-1]["error"]["message"]
+
+
+def test_endless_event_fails_over_to_the_next_provider(gateway, upstream):
+    upstream.on("flood", "*", fu.endless_event(max_bytes=8 * CAP))
+    upstream.on("slow", "*", fu.endless_event(max_bytes=8 * CAP))
+    upstream.on("ok", "*", fu.stream(["fine"]))
+    status, events, took = stream(gateway, "m")
+    assert status == 200, events
+    assert "".join(e["choices"][0]["delta"].get("content") or "" for e in events[:-1] if e["choices"]) == "fine"
+    assert took < 10
+
+
+def test_huge_body_is_a_protocol_error_and_fails_over(gateway, upstream):
+    upstream.on("flood", "*", fu.huge_body(3 * CAP))
+    r = httpx.post(gateway.url + "/v1/chat/completions", json={"model": "m", "messages": MSG}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.headers["x-llms-tried"].startswith("flood,")
+    assert r.headers["x-llms-provider"] != "flood"
+
+
+def test_huge_body_alone_names_the_cap(gateway, upstream):
+    upstream.on("flood", "*", fu.huge_body(3 * CAP))
+    r = httpx.post(gateway.url + "/v1/chat/completions", json={"model": "flood", "messages": MSG}, timeout=30)
+    assert r.status_code == 502
+    assert "the answer is over 1 MiB" in r.json()["error"]["message"]
+
+
+def test_a_body_under_the_cap_still_works(gateway, upstream):
+    upstream.on("flood", "*", fu.huge_body(CAP // 2))
+    r = httpx.post(gateway.url + "/v1/chat/completions", json={"model": "flood", "messages": MSG}, timeout=30)
+    assert r.status_code == 200, r.text
