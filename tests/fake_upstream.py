@@ -223,15 +223,29 @@ def raw_body(body: bytes, content_type: str = "application/json", status: int = 
 FLOOD_SECONDS = 20.0
 
 
-def echo_credentials(status: int = 401) -> Handler:
-    """An error whose message repeats every credential it received (some vendors do:
-    `Invalid API key: Bearer sk-…`), in headers and in the query string."""
+def credentials_seen(call: Call) -> str:
+    """Every credential a request carried, in headers and in the query string."""
+    got = [call.headers.get(h, "") for h in ("Authorization", "x-api-key", "x-goog-api-key", "api-key")]
+    return f"{' | '.join(g for g in got if g)} (query: {call.request.query_string})"
+
+
+def echo_credentials(status: int = 401, *, as_text: bool = False, in_stream: bool = False) -> Handler:
+    """An error that repeats every credential it received (some vendors do: `Invalid API
+    key: Bearer sk-…`) in its message, code and param; `as_text`: as a plain-text body
+    (a gateway quoting it as "not JSON" must not leak it either); `in_stream`: as an error
+    event inside a 200 SSE stream (OpenAI's and Anthropic's shapes at once)."""
 
     async def handle(call: Call) -> web.StreamResponse:
-        got = [call.headers.get(h, "") for h in ("Authorization", "x-api-key", "x-goog-api-key", "api-key")]
-        message = f"Invalid API key: {' | '.join(g for g in got if g)} (query: {call.request.query_string})"
-        body = {"error": {"message": message, "type": "invalid_request_error", "param": message, "code": message}}
-        return web.json_response(body, status=status)
+        message = f"Invalid API key: {credentials_seen(call)}"
+        if as_text:
+            return web.Response(status=status, text=message)
+        err = {"message": message, "type": "api_error", "param": message, "code": message}
+        if in_stream:
+            resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await resp.prepare(call.request)
+            await resp.write(b"event: error\n" + sse({"type": "error", "error": err}))
+            return resp
+        return web.json_response({"error": err}, status=status)
 
     return handle
 

@@ -9,7 +9,8 @@ knows its provider's secrets, and every consumer (the client's error envelope, `
 A secret is each resolved `api_key`, each header value whose name says it holds a credential
 (`Authorization`, `x-api-key`, `x-goog-api-key`, `api-key`, `*token*`, `cookie`, …) and each
 such query parameter of the base URL — as sent, URL-encoded, and without an auth scheme
-(`Bearer`, `Basic` and the decoded `user:password` of the latter). Strings shorter than
+(`Bearer`, `Basic` and the decoded `user:password` of the latter), and as a server that
+form-decodes a query string would print it. Strings shorter than
 MIN_SECRET are not treated as secrets: dummy keys of local servers (`none`, `ollama`) would
 only garble messages.
 """
@@ -20,7 +21,9 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote_plus, urlsplit
+
+from yarl import URL
 
 from ..core.errors import GatewayError
 
@@ -86,4 +89,7 @@ def _variants(secret: str) -> list[str]:
             except (binascii.Error, ValueError):
                 decoded = ""
             out += [decoded, decoded.partition(":")[2]]
-    return out + [quote(v, safe="") for v in out] + [quote_plus(v) for v in out]
+    encoded = [quote(v, safe="") for v in out] + [quote_plus(v) for v in out] + [unquote_plus(v) for v in out]
+    # ...and as yarl (aiohttp's URL type) puts it on the wire: it re-quotes a query (`%2F` → `/`)
+    wire = [URL("http://h/?k=" + quote(v, safe="")).raw_query_string[2:] for v in out]
+    return out + encoded + wire

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -46,7 +47,7 @@ class GoogleProvider(Provider):
     def url(self, model: str, *, stream: bool) -> str:
         url = model_url(self.base_url, model, stream=stream)
         if self.key_in_query and self.config.api_key:
-            url += ("&" if "?" in url else "?") + "key=" + self.config.api_key
+            url += ("&" if "?" in url else "?") + "key=" + quote(self.config.api_key, safe="")
         return url
 
     async def _prepare(self, request: dict[str, Any], alias: str) -> tuple[dict[str, Any], bytes]:
