@@ -182,12 +182,14 @@ def error(
     type: str = "server_error",
     headers: dict[str, str] | None = None,
     raw: bytes | None = None,
+    code: str | None = None,
+    param: str | None = None,
 ) -> Handler:
     async def handle(call: Call) -> web.StreamResponse:
         body = (
             raw
             if raw is not None
-            else orjson.dumps({"error": {"message": message, "type": type, "param": None, "code": None}})
+            else orjson.dumps({"error": {"message": message, "type": type, "param": param, "code": code}})
         )
         return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 

@@ -227,10 +227,16 @@ class ChunkFactory:
 
 
 def status_error(
-    provider: str, status: int, message: str, vendor_type: str | None, headers: Any = None
+    provider: str,
+    status: int,
+    message: str,
+    vendor_type: str | None,
+    headers: Any = None,
+    param: str | None = None,
 ) -> UpstreamStatusError:
     """A vendor error as ours. The status decides retry (429/5xx and friends fail over); the
-    envelope gets OpenAI's type for the status and the vendor's own type as `code`."""
+    envelope gets OpenAI's type for the status, the vendor's own type as `code` and the
+    field it blamed, when it names one, as `param`."""
     return UpstreamStatusError(
         message or f"HTTP {status}",
         provider=provider,
@@ -238,6 +244,7 @@ def status_error(
         upstream_type=OPENAI_ERROR_TYPES.get(status),
         retry_after=retry_after_seconds(headers),
         code=vendor_type,
+        param=param,
     )
 
 
