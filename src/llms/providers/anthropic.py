@@ -28,10 +28,10 @@ import orjson
 from ..core.errors import InvalidRequest, UpstreamConnectionError, UpstreamStatusError
 from ..core.types import Chunk, ProviderConfig
 from .base import Provider, error_message
+from .images import ImageFetcher
 from .native import (
     ChunkFactory,
     completion,
-    inline_image_urls,
     max_output_tokens,
     media_of,
     message_choice,
@@ -89,12 +89,12 @@ class AnthropicProvider(Provider):
             headers["x-api-key"] = config.api_key
         self.headers = headers
         self.stream_headers = {**headers, "Accept": "text/event-stream"}
-        self.fetch_image_urls = bool(config.extra.get("fetch_image_urls"))
+        self.images = ImageFetcher.from_config(self.name, config.extra.get("fetch_image_urls"))
 
     async def _prepare(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
         req = self.with_defaults(request, alias)
-        if self.fetch_image_urls:
-            req = await inline_image_urls(req, self.client, self.timeouts)
+        if self.images is not None:
+            req = await self.images.inline(req)
         return req
 
     async def chat(self, request: dict[str, Any], alias: str) -> dict[str, Any]:

@@ -5,13 +5,16 @@ chat shapes; a native dialect translates inside its own module and nowhere else.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..core.errors import UpstreamProtocolError, UpstreamStatusError
 from ..core.types import Chunk, ProviderConfig
 from ..transport import NDJSONDecoder, Scrubber, SSEDecoder, UpstreamClient, UpstreamResponse, retry_after_seconds
+
+if TYPE_CHECKING:
+    from .images import ImageFetcher
 
 
 class ProviderUnavailable(Exception):
@@ -47,6 +50,7 @@ class Provider:
             max_body=config.max_body,
             max_event=config.max_event,
         )
+        self.images: ImageFetcher | None = None  # a native dialect's `fetch_image_urls` (images.py)
 
     async def start(self) -> None:
         """Work a provider does once at start or reload (e.g. discover its models)."""
@@ -77,6 +81,8 @@ class Provider:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        if self.images is not None:
+            await self.images.aclose()
 
     # -- helpers shared by dialects --------------------------------------------------------
 

@@ -24,10 +24,10 @@ import orjson
 from ..core.errors import InvalidRequest, UpstreamConnectionError, UpstreamError, UpstreamStatusError
 from ..core.types import Chunk, ProviderConfig, Timeouts
 from .base import Provider, error_message
+from .images import ImageFetcher
 from .native import (
     ChunkFactory,
     completion,
-    inline_image_urls,
     max_output_tokens,
     media_of,
     message_choice,
@@ -70,7 +70,7 @@ class OllamaProvider(Provider):
         self.all_models = bool(config.extra.get("all_models"))
         self.options = config.extra.get("options") if isinstance(config.extra.get("options"), dict) else {}
         self.keep_alive = config.extra.get("keep_alive")
-        self.fetch_image_urls = bool(config.extra.get("fetch_image_urls"))
+        self.images = ImageFetcher.from_config(self.name, config.extra.get("fetch_image_urls"))
 
     async def start(self) -> None:
         """Discover the installed models (`all_models`); on failure keep the configured ones
@@ -101,8 +101,8 @@ class OllamaProvider(Provider):
 
     async def _prepare(self, request: dict[str, Any], alias: str, stream: bool) -> tuple[dict[str, Any], bytes]:
         req = self.with_defaults(request, alias)
-        if self.fetch_image_urls:
-            req = await inline_image_urls(req, self.client, self.timeouts)
+        if self.images is not None:
+            req = await self.images.inline(req)
         body = to_ollama(req, self.name, stream=stream, options=self.options, keep_alive=self.keep_alive)
         return req, orjson.dumps(body)
 

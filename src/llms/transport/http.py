@@ -35,6 +35,11 @@ _EXPIRED = float("-inf")
 FIRST_BYTE, IDLE, TOTAL, BUDGET, FIRST_TOKEN = range(5)
 
 
+class BodyTooLarge(UpstreamProtocolError):
+    """A non-streamed body over its limit (a protocol error like any other; its own class so
+    a caller that reads for a client, like the image fetch, can say so)."""
+
+
 class UpstreamResponse:
     """An upstream answer whose headers have arrived; the body is read under the attempt's
     idle and total deadlines, the request's budget and, for a stream that has not yet
@@ -131,7 +136,7 @@ class UpstreamResponse:
             raise _connection_error(self.provider, e) from None
 
     def _too_large(self, limit: int) -> UpstreamProtocolError:
-        return UpstreamProtocolError(f"bad response: the answer is over {size_text(limit)}", provider=self.provider)
+        return BodyTooLarge(f"bad response: the answer is over {size_text(limit)}", provider=self.provider)
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         """Body bytes as they arrive; each wait is bounded by the idle timeout. Streams are

@@ -13,7 +13,8 @@ import orjson
 from ...core.errors import UpstreamConnectionError, UpstreamStatusError
 from ...core.types import Chunk, ProviderConfig
 from ..base import Provider
-from ..native import inline_image_urls, wants_usage
+from ..images import ImageFetcher
+from ..native import wants_usage
 from .request import to_gemini
 from .response import StreamMapper, from_gemini, gemini_error
 
@@ -42,7 +43,7 @@ class GoogleProvider(Provider):
         self.headers = headers
         self.safety_settings = config.extra.get("safety_settings")
         self.thinking_config = config.extra.get("thinking_config")
-        self.fetch_image_urls = bool(config.extra.get("fetch_image_urls"))
+        self.images = ImageFetcher.from_config(self.name, config.extra.get("fetch_image_urls"))
 
     def url(self, model: str, *, stream: bool) -> str:
         url = model_url(self.base_url, model, stream=stream)
@@ -52,8 +53,8 @@ class GoogleProvider(Provider):
 
     async def _prepare(self, request: dict[str, Any], alias: str) -> tuple[dict[str, Any], bytes]:
         req = self.with_defaults(request, alias)
-        if self.fetch_image_urls:
-            req = await inline_image_urls(req, self.client, self.timeouts)
+        if self.images is not None:
+            req = await self.images.inline(req)
         body = to_gemini(req, self.name, safety_settings=self.safety_settings, thinking_config=self.thinking_config)
         return req, orjson.dumps(body)
 
