@@ -12,6 +12,8 @@ import httpx
 import orjson
 import pytest
 
+from llms.config.schema import ConfigError, parse_config
+
 from .. import fake_upstream as fu
 from ..gateway_proc import GatewayProcess
 
@@ -118,3 +120,12 @@ def test_a_body_under_the_cap_still_works(gateway, upstream):
     upstream.on("flood", "*", fu.huge_body(CAP // 2))
     r = httpx.post(gateway.url + "/v1/chat/completions", json={"model": "flood", "messages": MSG}, timeout=30)
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("key", ["upstream_body", "upstream_event"])
+def test_the_caps_are_config_with_path_named_errors(key):
+    base = {"providers": {"p": {"type": "OpenAiProvider", "base_url": "http://127.0.0.1:1", "models": {"m": "m"}}}}
+    provider = parse_config({**base, "limits": {key: 1234}}, "llms.json").providers["p"]
+    assert getattr(provider, "max_" + key.removeprefix("upstream_")) == 1234
+    with pytest.raises(ConfigError, match=f"limits.{key}: expected a number"):
+        parse_config({**base, "limits": {key: "big"}}, "llms.json")

@@ -6,11 +6,14 @@ the target of a 3xx gets nothing, the redirecting provider counts as failed."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
+
+from llms.transport import Scrubber
 
 from .. import fake_upstream as fu
 from ..gateway_proc import GatewayProcess
@@ -136,3 +139,21 @@ def test_a_redirect_is_a_provider_failure_naming_the_status(gateway, upstream, t
     assert r.status_code == 502, r.text
     assert "HTTP 307" in r.json()["error"]["message"]
     assert target.received() == []
+
+
+def test_scrubber_covers_the_forms_a_secret_comes_back_in():
+    basic = "Basic " + base64.b64encode(b"user:hunter2-password").decode()
+    s = Scrubber.for_provider("sk-live-0123456789", {"Authorization": basic, "X-Trace": "trace-0123456789"}, None)
+    text = s.text(f"{basic}|user:hunter2-password|Bearer sk-live-0123456789|sk-live-0123456789")
+    assert text == "[redacted]|[redacted]|Bearer [redacted]|[redacted]"
+    assert s.text("trace-0123456789") == "trace-0123456789"  # not a credential header
+
+
+def test_scrubber_leaves_dummy_keys_of_local_servers_alone():
+    s = Scrubber.for_provider("none", {"Authorization": "Bearer none"}, None)
+    assert s.text("model none is loading") == "model none is loading"
+
+
+def test_scrubber_takes_key_parameters_and_passwords_of_the_base_url():
+    s = Scrubber.for_provider(None, {}, "https://user:pa55word-0123@example.com/v1?api-key=azure-0123456789&v=2")
+    assert s.text("got pa55word-0123 and azure-0123456789, v=2") == "got [redacted] and [redacted], v=2"
