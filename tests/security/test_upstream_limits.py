@@ -5,6 +5,7 @@ fake_upstream.FLOOD_SECONDS, so a regression fails a bound instead of hanging th
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -13,6 +14,9 @@ import orjson
 import pytest
 
 from llms.config.schema import ConfigError, parse_config
+from llms.core.deadline import Deadline
+from llms.core.types import Timeouts
+from llms.transport import UpstreamResponse
 
 from .. import fake_upstream as fu
 from ..gateway_proc import GatewayProcess
@@ -129,3 +133,45 @@ def test_the_caps_are_config_with_path_named_errors(key):
     assert getattr(provider, "max_" + key.removeprefix("upstream_")) == 1234
     with pytest.raises(ConfigError, match=f"limits.{key}: expected a number"):
         parse_config({**base, "limits": {key: "big"}}, "llms.json")
+
+
+class _Flood:
+    """An aiohttp response whose body always has more data after one turn of the loop: the
+    shape of a flood that wakes the reading task in the same loop turn as the expiry."""
+
+    status = 200
+    headers: dict = {}
+    content_length = None
+
+    def __init__(self, piece: bytes) -> None:
+        self.content = self
+        self.piece = piece
+
+    def is_eof(self) -> bool:
+        return False
+
+    async def readany(self) -> bytes:
+        await asyncio.sleep(0)
+        return self.piece
+
+
+@pytest.mark.parametrize("why", ["total", "first_token", "idle_read"])
+async def test_the_lazy_timer_fires_under_a_flood(why):
+    """The transport alone, deterministic: each loop turn the task wakes with data before
+    the expiry callback runs. The expiry must still win (it once lost every turn)."""
+    loop = asyncio.get_running_loop()
+    clock = Deadline(loop.time() + 60, 60)
+    if why == "first_token":
+        clock.first_token_seconds, clock.first_token_by = 0.3, loop.time() + 0.3
+    total_at = loop.time() + (0.3 if why != "first_token" else 60)
+    timeouts = Timeouts(connect=1, first_byte=30, idle=30, total=60)
+    start = time.monotonic()
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(5):  # the guard: a broken timer ends here, after 5 s
+            async with asyncio.timeout_at(loop.time() + 30) as deadline:
+                r = UpstreamResponse(_Flood(b": ping\n\n"), deadline, total_at, 2, clock, "p", timeouts, loop)
+                if why == "idle_read":
+                    await r.read(limit=1 << 40)
+                async for _ in r.iter_chunks():
+                    pass
+    assert time.monotonic() - start < 2
