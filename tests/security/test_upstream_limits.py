@@ -79,6 +79,23 @@ def test_content_flood_stops_at_the_request_budget(gateway, upstream):
     assert "time budget of 2s" in last["error"]["message"]
 
 
+def test_content_flood_to_a_slow_reader_still_ends_in_band(gateway, upstream):
+    # the gateway often waits on its write to this client when the budget runs out: the
+    # expiry must still end the stream with the in-band error, not cut the connection
+    upstream.on("flood", "*", fu.content_flood())
+    body = {"model": "flood", "messages": MSG, "stream": True}
+    start = time.monotonic()
+    headers = {"x-llms-timeout": "2"}
+    with httpx.stream("POST", gateway.url + "/v1/chat/completions", json=body, headers=headers, timeout=60) as r:
+        raw = b""
+        for piece in r.iter_bytes(65536):
+            raw += piece
+            time.sleep(0.02)
+    assert time.monotonic() - start < 2 + 8
+    last = [b for b in raw.split(b"\n\n") if b.startswith(b"data: ")][-1]
+    assert b"time budget of 2s" in last, last[:200]
+
+
 def test_endless_event_is_a_protocol_error_before_the_commit_point(gateway, upstream):
     upstream.on("slow", "*", fu.endless_event(max_bytes=8 * CAP))
     status, [body], took = stream(gateway, "slow")
@@ -146,11 +163,17 @@ class _Flood:
     def __init__(self, piece: bytes) -> None:
         self.content = self
         self.piece = piece
+        self.error: BaseException | None = None
 
     def is_eof(self) -> bool:
         return False
 
+    def set_exception(self, error: BaseException) -> None:
+        self.error = error
+
     async def readany(self) -> bytes:
+        if self.error is not None:
+            raise self.error
         await asyncio.sleep(0)
         return self.piece
 

@@ -47,13 +47,20 @@ class UpstreamResponse:
 
     The timer is lazy: each chunk only moves `_due` forward; one timer handle wakes up when
     the earliest possible expiry comes, re-arms itself if data came meanwhile, and else
-    fires the attempt's `asyncio.Timeout`. (Rescheduling the Timeout per chunk cost ~1 µs
-    and a timer allocation per chunk.)
+    expires the body: `TimeoutError` is set on the body's stream, so the wait in progress —
+    or, if the reader is busy elsewhere (a stream's consumer writing to its client), the
+    next one — raises it. (Rescheduling a Timeout per chunk cost ~1 µs and a timer
+    allocation per chunk.) The headers are awaited under the attempt's `asyncio.Timeout`;
+    the first `_arm` switches that off.
 
-    Once the timer has fired the expiry it stays spent (`_timer_at = _EXPIRED`): the expiry
-    runs as a `call_soon` callback, and under a flood the reading task wakes first — had
-    `_arm` then re-armed, it would cancel the pending expiry, again and again, and a flood
-    of comments or content would never time out."""
+    Two earlier shapes of the expiry failed under a flood, which the tests in
+    tests/security/test_upstream_limits.py reproduce: rescheduling the `asyncio.Timeout` to
+    "now" runs its expiry in a `call_soon` callback; the reading task, woken by data in the
+    same loop turn, ran first and `_arm` re-armed — cancelling the expiry, every turn, so a
+    flood of comments or content never timed out. And the Timeout cancels the whole task,
+    wherever it waits: past the commit point that was often the consumer's write to its
+    client, which then saw a cancellation instead of a timeout and cut the connection
+    without the in-band error. Once expired the timer stays spent (`_timer_at = _EXPIRED`)."""
 
     __slots__ = (
         "_resp",
@@ -165,6 +172,8 @@ class UpstreamResponse:
     def _arm(self, seconds: float) -> None:
         """Allow `seconds` from now, never past the total, the budget or (before a stream's
         first token) the first-token deadline."""
+        if self._timer_at == _EXPIRED:
+            return  # the body is expired: the read raises, and `why` keeps the limit that ran out
         at = self._loop.time() + seconds
         why = IDLE
         if self._total_at <= at:
@@ -185,7 +194,7 @@ class UpstreamResponse:
         now = self._loop.time()
         if now >= self._due:
             self._timer_at = _EXPIRED  # spent: no later _arm may move the deadline (class docstring)
-            self._deadline.reschedule(now)  # expire: the attempt's task gets its TimeoutError
+            self._resp.content.set_exception(TimeoutError())  # this read, or the next, raises it
         else:
             self._timer, self._timer_at = self._loop.call_at(self._due, self._check), self._due
 
