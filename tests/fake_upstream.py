@@ -182,12 +182,14 @@ def error(
     type: str = "server_error",
     headers: dict[str, str] | None = None,
     raw: bytes | None = None,
+    code: str | None = None,
+    param: str | None = None,
 ) -> Handler:
     async def handle(call: Call) -> web.StreamResponse:
         body = (
             raw
             if raw is not None
-            else orjson.dumps({"error": {"message": message, "type": type, "param": None, "code": None}})
+            else orjson.dumps({"error": {"message": message, "type": type, "param": param, "code": code}})
         )
         return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
@@ -213,6 +215,103 @@ def reset() -> Handler:
 def raw_body(body: bytes, content_type: str = "application/json", status: int = 200) -> Handler:
     async def handle(call: Call) -> web.StreamResponse:
         return web.Response(status=status, body=body, content_type=content_type)
+
+    return handle
+
+
+# -- hostile upstreams (tests/security/test_upstream_*.py) ---------------------------------------
+
+# A flood stops by itself after this long, so a gateway that fails to cut it cannot hang a test run.
+FLOOD_SECONDS = 20.0
+
+
+def credentials_seen(call: Call) -> str:
+    """Every credential a request carried, in headers and in the query string."""
+    got = [call.headers.get(h, "") for h in ("Authorization", "x-api-key", "x-goog-api-key", "api-key")]
+    return f"{' | '.join(g for g in got if g)} (query: {call.request.query_string})"
+
+
+def echo_credentials(status: int = 401, *, as_text: bool = False, in_stream: bool = False) -> Handler:
+    """An error that repeats every credential it received (some vendors do: `Invalid API
+    key: Bearer sk-…`) in its message, code and param; `as_text`: as a plain-text body
+    (a gateway quoting it as "not JSON" must not leak it either); `in_stream`: as an error
+    event inside a 200 SSE stream (OpenAI's and Anthropic's shapes at once)."""
+
+    async def handle(call: Call) -> web.StreamResponse:
+        message = f"Invalid API key: {credentials_seen(call)}"
+        if as_text:
+            return web.Response(status=status, text=message)
+        err = {"message": message, "type": "api_error", "param": message, "code": message}
+        if in_stream:
+            resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await resp.prepare(call.request)
+            await resp.write(b"event: error\n" + sse({"type": "error", "error": err}))
+            return resp
+        return web.json_response({"error": err}, status=status)
+
+    return handle
+
+
+def redirect(location: str, status: int = 307) -> Handler:
+    async def handle(call: Call) -> web.StreamResponse:
+        return web.Response(status=status, headers={"Location": location})
+
+    return handle
+
+
+def _flood(head: bytes, piece: bytes, max_bytes: int | None = None) -> Handler:
+    """An SSE answer: `head`, then `piece` as fast as the socket takes it, for FLOOD_SECONDS
+    or until `max_bytes` went out (then the connection closes)."""
+
+    async def handle(call: Call) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(call.request)
+        await resp.write(head)
+        block = piece * max(1, 16384 // len(piece))
+        end = time.monotonic() + FLOOD_SECONDS
+        sent = 0
+        while time.monotonic() < end and (max_bytes is None or sent < max_bytes):
+            await resp.write(block)
+            sent += len(block)
+            await asyncio.sleep(0)  # let the server loop breathe; the socket is still never idle
+        return resp
+
+    return handle
+
+
+def comment_flood() -> Handler:
+    """SSE comment frames (`: ping`) forever: bytes flow, no event ever comes."""
+    return _flood(b"", b": ping\n\n")
+
+
+def content_flood() -> Handler:
+    """A real answer that never ends: content chunks as fast as the socket takes them."""
+    c = sse(chunk("flood", {"content": "la "}))
+    return _flood(sse(chunk("flood", {"role": "assistant", "content": ""})) + c, c)
+
+
+def endless_event(max_bytes: int | None = None, *, content_first: bool = False) -> Handler:
+    """One SSE event that never ends: `data:` lines and never the blank line (after a first
+    content chunk when `content_first`, i.e. past the gateway's commit point)."""
+    head = sse(chunk("flood", {"role": "assistant", "content": "Hi"})) if content_first else b""
+    return _flood(head, b"data: " + b"x" * 1000 + b"\n", max_bytes)
+
+
+def huge_body(size: int) -> Handler:
+    """A non-streamed JSON answer of `size` bytes (streamed out, never held whole here)."""
+
+    async def handle(call: Call) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await resp.prepare(call.request)
+        head = orjson.dumps(completion("big", call.model))[:-1] + b', "pad": "'
+        await resp.write(head)
+        left = size - len(head) - 2
+        block = b"x" * 65536
+        while left > 0:
+            await resp.write(block[: min(left, len(block))])
+            left -= len(block)
+        await resp.write(b'"}')
+        return resp
 
     return handle
 

@@ -10,6 +10,7 @@ from llms.core.errors import UpstreamTimeout
 from llms.core.types import Chunk
 from llms.server.sse import DONE, encode_chunk, encode_error
 from llms.transport import NDJSONDecoder, SSEDecoder
+from llms.transport.codecs import StreamTooLarge
 
 STREAM = (
     b": keep-alive comment\n\n"
@@ -124,8 +125,8 @@ def test_encode_error_and_done():
 
 
 def test_long_line_in_many_reads():
-    # a 16 MiB event in 4 KiB reads (quadratic buffering would make this test take minutes)
-    payload = b'{"x":"' + b"a" * (16 * 2**20) + b'"}'
+    # a (just under) 16 MiB event in 4 KiB reads (quadratic buffering would make this test take minutes)
+    payload = b'{"x":"' + b"a" * (16 * 2**20 - 16) + b'"}'
     data = b"data: " + payload + b"\n\n"
     for decoder_cls, frame in ((SSEDecoder, data), (NDJSONDecoder, payload + b"\n")):
         d = decoder_cls()
@@ -134,3 +135,19 @@ def test_long_line_in_many_reads():
             out += d.feed(frame[i : i + 4096])
         assert len(out) == 1
         assert (out[0].data if decoder_cls is SSEDecoder else out[0]) == payload
+
+
+def test_an_endless_event_is_cut_at_its_cap():
+    # many `data:` lines and never the blank line: the decoder must not hold them without bound
+    d = SSEDecoder(max_event=10_000)
+    with pytest.raises(StreamTooLarge, match="an SSE event is over 10000 bytes"):
+        for _ in range(100):
+            d.feed(b"data: " + b"x" * 999 + b"\n")
+
+
+def test_the_event_cap_counts_one_event_at_a_time():
+    d = SSEDecoder(max_event=3000)
+    events = []
+    for _ in range(50):
+        events += d.feed(b"data: " + b"x" * 1000 + b"\ndata: y\n\n")
+    assert len(events) == 50

@@ -87,7 +87,11 @@ def conformance_config(up: TranscriptUpstream) -> dict[str, Any]:
                 "models": {"anthropic-defaults/text": "text"},
             },
             "google_query": {**google, "key_in_query": True, "models": {"google-query/text": "text"}},
-            "google_fetch": {**google, "fetch_image_urls": True, "models": {"google-fetch/image": "image"}},
+            "google_fetch": {
+                **google,
+                "fetch_image_urls": {"allow_hosts": ["127.0.0.1"]},
+                "models": {"google-fetch/image": "image"},
+            },
             "google_openai": {
                 "type": "GoogleOpenAiProvider",
                 "base_url": up.base_url("openai") + "/v1beta",

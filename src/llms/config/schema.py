@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.types import ProviderConfig, Timeouts
+from ..core.types import MAX_UPSTREAM_BODY, MAX_UPSTREAM_EVENT, ProviderConfig, Timeouts
 from .reliability import PER_PROVIDER, TOP_LEVEL, Reliability, parse_reliability
 
 # Request parameters a provider entry may set as defaults; a client's own value wins.
@@ -123,6 +123,9 @@ def parse_config(data: Any, source: str, env: dict[str, str] | os._Environ[str] 
     max_size = DEFAULT_MAX_SIZE
     if "client_max_size" in limits:
         max_size = int(c.number(limits["client_max_size"], "limits.client_max_size"))
+    upstream = {
+        key: int(c.number(limits[key], f"limits.{key}")) for key in ("upstream_body", "upstream_event") if key in limits
+    }
     timeouts = Timeouts()
     if "client_timeout" in limits:
         timeouts = Timeouts(total=c.number(limits["client_timeout"], "limits.client_timeout"))
@@ -135,7 +138,7 @@ def parse_config(data: Any, source: str, env: dict[str, str] | os._Environ[str] 
     if "providers" not in root:
         raise c.fail("providers", "missing (expected an object of providers)")
     providers = {
-        name: _parse_provider(c, name, entry, timeouts, headers, env)
+        name: _parse_provider(c, name, entry, timeouts, headers, env, upstream)
         for name, entry in c.obj(root["providers"], "providers").items()
     }
     return Config(
@@ -158,6 +161,7 @@ def _parse_provider(
     timeouts: Timeouts,
     default_headers: dict[str, str],
     env: dict[str, str] | os._Environ[str],
+    upstream_limits: dict[str, int],
 ) -> ProviderConfig:
     where = f"providers.{name}"
     e = c.obj(entry, where)
@@ -195,4 +199,6 @@ def _parse_provider(
         params={k: v for k, v in e.items() if k in REQUEST_PARAMS},
         timeouts=c.timeouts(e["timeouts"], f"{where}.timeouts", timeouts) if "timeouts" in e else timeouts,
         extra={k: v for k, v in e.items() if k not in PROVIDER_KEYS and k not in REQUEST_PARAMS},
+        max_body=upstream_limits.get("upstream_body", MAX_UPSTREAM_BODY),
+        max_event=upstream_limits.get("upstream_event", MAX_UPSTREAM_EVENT),
     )

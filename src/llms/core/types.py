@@ -111,6 +111,12 @@ def has_content(chunk: dict[str, Any]) -> bool:
     return False
 
 
+# What one upstream answer may weigh: a non-streamed body, and one SSE event or stream line
+# (a large base64 image fits); `limits.upstream_body` / `limits.upstream_event` in llms.json.
+MAX_UPSTREAM_BODY = 64 << 20
+MAX_UPSTREAM_EVENT = 16 << 20
+
+
 @dataclass(slots=True)
 class ProviderConfig:
     """One validated provider entry of `llms.json`, as the provider factories receive it."""
@@ -128,6 +134,8 @@ class ProviderConfig:
     params: dict[str, Any] = field(default_factory=dict)
     timeouts: Timeouts = field(default_factory=Timeouts)
     extra: dict[str, Any] = field(default_factory=dict)  # dialect-specific keys (all_models, safety_settings…)
+    max_body: int = MAX_UPSTREAM_BODY  # largest non-streamed answer (`limits.upstream_body`)
+    max_event: int = MAX_UPSTREAM_EVENT  # largest SSE event or stream line (`limits.upstream_event`)
 
     @property
     def missing_key(self) -> bool:

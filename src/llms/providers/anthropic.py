@@ -29,10 +29,10 @@ from ..core.errors import InvalidRequest, UpstreamConnectionError, UpstreamStatu
 from ..core.types import Chunk, ProviderConfig
 from .base import Provider, error_message
 from .checks import encode_request, request_mapping
+from .images import ImageFetcher
 from .native import (
     ChunkFactory,
     completion,
-    inline_image_urls,
     max_output_tokens,
     media_of,
     message_choice,
@@ -90,12 +90,12 @@ class AnthropicProvider(Provider):
             headers["x-api-key"] = config.api_key
         self.headers = headers
         self.stream_headers = {**headers, "Accept": "text/event-stream"}
-        self.fetch_image_urls = bool(config.extra.get("fetch_image_urls"))
+        self.images = ImageFetcher.from_config(self.name, config.extra.get("fetch_image_urls"))
 
     async def _prepare(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
         req = self.with_defaults(request, alias)
-        if self.fetch_image_urls:
-            req = await inline_image_urls(req, self.client, self.timeouts)
+        if self.images is not None:
+            req = await self.images.inline(req)
         return req
 
     async def chat(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
@@ -105,9 +105,9 @@ class AnthropicProvider(Provider):
             data = await r.read()
             if r.status >= 400:
                 raise self.error(r.status, data, r.headers)
-        answer = self.loads(data, "the answer")
-        if not isinstance(answer, dict) or not isinstance(answer.get("content"), list):
-            raise self.protocol_error("the answer has no `content`")
+            answer = self.loads(data, "the answer")  # (inside `open()`: scrubbed there)
+            if not isinstance(answer, dict) or not isinstance(answer.get("content"), list):
+                raise self.protocol_error("the answer has no `content`")
         return from_anthropic(answer, req["model"], json_mode=json_tool(req) is not None)
 
     async def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:

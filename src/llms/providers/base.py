@@ -5,13 +5,16 @@ chat shapes; a native dialect translates inside its own module and nowhere else.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..core.errors import UpstreamProtocolError, UpstreamStatusError
 from ..core.types import Chunk, ProviderConfig
-from ..transport import NDJSONDecoder, SSEDecoder, UpstreamClient, UpstreamResponse, retry_after_seconds
+from ..transport import NDJSONDecoder, Scrubber, SSEDecoder, UpstreamClient, UpstreamResponse, retry_after_seconds
+
+if TYPE_CHECKING:
+    from .images import ImageFetcher
 
 
 class ProviderUnavailable(Exception):
@@ -41,7 +44,13 @@ class Provider:
         self.name = config.name
         self.models = dict(config.models)
         self.timeouts = config.timeouts
-        self.client = UpstreamClient(config.name)
+        self.client = UpstreamClient(
+            config.name,
+            scrubber=Scrubber.for_provider(config.api_key, config.headers, config.base_url),
+            max_body=config.max_body,
+            max_event=config.max_event,
+        )
+        self.images: ImageFetcher | None = None  # a native dialect's `fetch_image_urls` (images.py)
 
     async def start(self) -> None:
         """Work a provider does once at start or reload (e.g. discover its models)."""
@@ -72,18 +81,26 @@ class Provider:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        if self.images is not None:
+            await self.images.aclose()
 
     # -- helpers shared by dialects --------------------------------------------------------
 
     def status_error(self, status: int, body: bytes, headers: Any = None) -> UpstreamStatusError:
-        """An upstream HTTP error as ours: the vendor's message and type when it sent one."""
+        """An upstream HTTP error as ours: the vendor's message, type, code and param when
+        it sent them (OpenAI's `context_length_exceeded` / `messages` reach the client as
+        sent, so `e.code` checks work through the gateway). Raise it inside the client's
+        `open()` block: that is where upstream text is scrubbed of secrets."""
         message, type_ = error_message(body)
+        code, param = error_code_param(body)
         return UpstreamStatusError(
             message or f"HTTP {status}",
             provider=self.name,
             upstream_status=status,
             upstream_type=type_,
             retry_after=retry_after_seconds(headers),
+            code=code,
+            param=param,
         )
 
     def protocol_error(self, what: str) -> UpstreamProtocolError:
@@ -92,7 +109,7 @@ class Provider:
     async def sse_data(self, response: UpstreamResponse) -> AsyncIterator[bytes]:
         """The data of each SSE event as it arrives, through to a last event that lacks
         its blank line."""
-        decoder = SSEDecoder()
+        decoder = SSEDecoder(self.client.max_event)
         async for data in response.iter_chunks():
             for event in decoder.feed(data):
                 yield event.data
@@ -113,6 +130,20 @@ class Provider:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
             raise self.protocol_error(f"{what} is not valid JSON: {data[:80]!r}") from None
+
+
+def error_code_param(body: bytes) -> tuple[str | None, str | None]:
+    """OpenAI's `error.code` and `error.param` (strings only; a number code becomes text)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None, None
+    err = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(err, dict):
+        return None, None
+    code, param = err.get("code"), err.get("param")
+    code = str(code) if isinstance(code, (str, int)) and not isinstance(code, bool) else None
+    return code or None, param if isinstance(param, str) and param else None
 
 
 def error_message(body: bytes) -> tuple[str, str | None]:

@@ -15,9 +15,8 @@ from urllib.parse import unquote_to_bytes
 
 import orjson
 
-from ..core.errors import InvalidRequest, UpstreamError, UpstreamStatusError
-from ..core.types import Timeouts
-from ..transport import UpstreamClient, retry_after_seconds
+from ..core.errors import InvalidRequest, UpstreamStatusError
+from ..transport import retry_after_seconds
 
 # OpenAI error `type` for each client-fault status, so a native vendor's error reads like OpenAI's.
 OPENAI_ERROR_TYPES = {
@@ -229,10 +228,16 @@ class ChunkFactory:
 
 
 def status_error(
-    provider: str, status: int, message: str, vendor_type: str | None, headers: Any = None
+    provider: str,
+    status: int,
+    message: str,
+    vendor_type: str | None,
+    headers: Any = None,
+    param: str | None = None,
 ) -> UpstreamStatusError:
     """A vendor error as ours. The status decides retry (429/5xx and friends fail over); the
-    envelope gets OpenAI's type for the status and the vendor's own type as `code`."""
+    envelope gets OpenAI's type for the status, the vendor's own type as `code` and the
+    field it blamed, when it names one, as `param`."""
     return UpstreamStatusError(
         message or f"HTTP {status}",
         provider=provider,
@@ -240,54 +245,5 @@ def status_error(
         upstream_type=OPENAI_ERROR_TYPES.get(status),
         retry_after=retry_after_seconds(headers),
         code=vendor_type,
+        param=param,
     )
-
-
-# -- fetching image URLs (only when a provider's `fetch_image_urls` switch is on) --------------
-
-MAX_FETCH_BYTES = 20 * 1024 * 1024
-
-
-def _is_remote_image(part: Any) -> bool:
-    if not isinstance(part, dict) or part.get("type") != "image_url":
-        return False
-    spec = part.get("image_url")
-    url = spec.get("url") if isinstance(spec, dict) else spec
-    return isinstance(url, str) and url.startswith(("http://", "https://"))
-
-
-async def inline_image_urls(request: dict[str, Any], client: UpstreamClient, timeouts: Timeouts) -> dict[str, Any]:
-    """The request with every http(s) image URL replaced by a data URI of the fetched image.
-    A URL that cannot be fetched, or is not an image, is the client's error (400)."""
-    messages = request.get("messages") or []
-    if not any(isinstance(m.get("content"), list) and any(map(_is_remote_image, m["content"])) for m in messages):
-        return request
-    out = []
-    for m in messages:
-        content = m.get("content")
-        if isinstance(content, list) and any(map(_is_remote_image, content)):
-            m = {**m, "content": [await _fetch(p, client, timeouts) if _is_remote_image(p) else p for p in content]}
-        out.append(m)
-    return {**request, "messages": out}
-
-
-async def _fetch(part: dict[str, Any], client: UpstreamClient, timeouts: Timeouts) -> dict[str, Any]:
-    spec = part["image_url"]
-    url = spec["url"] if isinstance(spec, dict) else spec
-    try:
-        async with client.open("GET", url, body=None, headers={}, timeouts=timeouts) as r:
-            if r.status >= 400:
-                raise InvalidRequest(f"could not fetch image {url[:80]}: HTTP {r.status}", param="messages")
-            mime = r.headers.get("Content-Type", "").split(";")[0].strip()
-            if not mime.startswith("image/"):
-                raise InvalidRequest(f"{url[:80]} is not an image ({mime or 'no Content-Type'})", param="messages")
-            if int(r.headers.get("Content-Length") or 0) > MAX_FETCH_BYTES:
-                raise InvalidRequest(f"image {url[:80]} is over {MAX_FETCH_BYTES} bytes", param="messages")
-            data = await r.read()
-    except UpstreamError as e:
-        raise InvalidRequest(f"could not fetch image {url[:80]}: {e.message}", param="messages") from None
-    if len(data) > MAX_FETCH_BYTES:
-        raise InvalidRequest(f"image {url[:80]} is over {MAX_FETCH_BYTES} bytes", param="messages")
-    detail = {"detail": spec["detail"]} if isinstance(spec, dict) and "detail" in spec else {}
-    uri = f"data:{mime};base64,{base64.b64encode(data).decode()}"
-    return {"type": "image_url", "image_url": {"url": uri, **detail}}

@@ -23,10 +23,10 @@ from ..core.errors import InvalidRequest, UpstreamConnectionError, UpstreamError
 from ..core.types import Chunk, ProviderConfig, Timeouts
 from .base import Provider, error_message
 from .checks import encode_request, request_mapping
+from .images import ImageFetcher
 from .native import (
     ChunkFactory,
     completion,
-    inline_image_urls,
     max_output_tokens,
     media_of,
     message_choice,
@@ -69,7 +69,7 @@ class OllamaProvider(Provider):
         self.all_models = bool(config.extra.get("all_models"))
         self.options = config.extra.get("options") if isinstance(config.extra.get("options"), dict) else {}
         self.keep_alive = config.extra.get("keep_alive")
-        self.fetch_image_urls = bool(config.extra.get("fetch_image_urls"))
+        self.images = ImageFetcher.from_config(self.name, config.extra.get("fetch_image_urls"))
 
     async def start(self) -> None:
         """Discover the installed models (`all_models`); on failure keep the configured ones
@@ -94,14 +94,14 @@ class OllamaProvider(Provider):
             data = await r.read()
             if r.status >= 400:
                 raise self.error(r.status, data, r.headers)
-        tags = self.loads(data, "the model list")
+            tags = self.loads(data, "the model list")  # (inside `open()`: scrubbed there)
         names = [m.get("model") or m.get("name") or "" for m in (tags or {}).get("models") or ()]
         return [n.removesuffix(":latest") for n in names if n]
 
     async def _prepare(self, request: dict[str, Any], alias: str, stream: bool) -> tuple[dict[str, Any], bytes]:
         req = self.with_defaults(request, alias)
-        if self.fetch_image_urls:
-            req = await inline_image_urls(req, self.client, self.timeouts)
+        if self.images is not None:
+            req = await self.images.inline(req)
         body = to_ollama(req, self.name, stream=stream, options=self.options, keep_alive=self.keep_alive)
         return req, encode_request(body)
 
@@ -111,11 +111,11 @@ class OllamaProvider(Provider):
             data = await r.read()
             if r.status >= 400:
                 raise self.error(r.status, data, r.headers)
-        answer = self.loads(data, "the answer")
-        if not isinstance(answer, dict) or "message" not in answer:
-            if isinstance(answer, dict) and answer.get("error"):
-                raise self.error(500, data)
-            raise self.protocol_error("the answer has no `message`")
+            answer = self.loads(data, "the answer")  # (inside `open()`: scrubbed there)
+            if not isinstance(answer, dict) or "message" not in answer:
+                if isinstance(answer, dict) and answer.get("error"):
+                    raise self.error(500, data)
+                raise self.protocol_error("the answer has no `message`")
         return from_ollama(answer, req["model"])
 
     async def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:

@@ -43,11 +43,12 @@ class OpenAiProvider(Provider):
             data = await r.read()
             if r.status >= 400:
                 raise self.status_error(r.status, data, r.headers)
-        result = self.loads(data, "the answer")
-        if not isinstance(result, dict) or not isinstance(result.get("choices"), list):
-            if isinstance(result, dict) and result.get("error"):
-                raise self.status_error(502, data)
-            raise self.protocol_error("the answer has no `choices`")
+            # (still inside `open()`: errors quoting the answer are scrubbed there)
+            result = self.loads(data, "the answer")
+            if not isinstance(result, dict) or not isinstance(result.get("choices"), list):
+                if isinstance(result, dict) and result.get("error"):
+                    raise self.status_error(502, data)
+                raise self.protocol_error("the answer has no `choices`")
         return result
 
     async def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:
@@ -62,7 +63,7 @@ class OpenAiProvider(Provider):
                 for chunk in completion_to_chunks(self.loads(await r.read(), "the answer")):
                     yield Chunk(chunk)
                 return
-            decoder = SSEDecoder()
+            decoder = SSEDecoder(self.client.max_event)
             finished = False
             async for data in r.iter_chunks():
                 for event in decoder.feed(data):

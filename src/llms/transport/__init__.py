@@ -2,5 +2,14 @@
 
 from .codecs import NDJSONDecoder, SSEDecoder, SSEEvent
 from .http import UpstreamClient, UpstreamResponse, retry_after_seconds
+from .scrub import Scrubber
 
-__all__ = ["NDJSONDecoder", "SSEDecoder", "SSEEvent", "UpstreamClient", "UpstreamResponse", "retry_after_seconds"]
+__all__ = [
+    "NDJSONDecoder",
+    "SSEDecoder",
+    "SSEEvent",
+    "Scrubber",
+    "UpstreamClient",
+    "UpstreamResponse",
+    "retry_after_seconds",
+]

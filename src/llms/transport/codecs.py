@@ -9,6 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..core.types import MAX_UPSTREAM_EVENT
+
+# The largest SSE event (all its `data:` lines) a decoder holds by default; past it the
+# stream is broken, not slow (an endless event once grew the process to 5.6 GB).
+MAX_EVENT = MAX_UPSTREAM_EVENT
+
+
+class StreamTooLarge(ValueError):
+    """An upstream stream broke a size limit (one event, one line); the transport turns it
+    into a protocol error for the provider that sent it."""
+
+
+def size_text(n: int) -> str:
+    """`16 MiB` for whole MiBs, else bytes (limits in messages read like the config)."""
+    return f"{n >> 20} MiB" if n >= 1 << 20 and not n & ((1 << 20) - 1) else f"{n} bytes"
+
 
 @dataclass(slots=True)
 class SSEEvent:
@@ -19,12 +35,16 @@ class SSEEvent:
 
 class SSEDecoder:
     """Feed bytes in any split; get whole events out (per the WHATWG event-stream rules:
-    CRLF, LF or CR line ends, multi-line `data:`, `:` comments ignored)."""
+    CRLF, LF or CR line ends, multi-line `data:`, `:` comments ignored). An event whose data
+    grows past `max_event` bytes raises `StreamTooLarge` (the line itself is bounded by the
+    transport's read loop)."""
 
-    __slots__ = ("_buf", "_tail", "_data", "_event", "_id")
+    __slots__ = ("_buf", "_tail", "_data", "_event", "_id", "_size", "_max")
 
-    def __init__(self) -> None:
+    def __init__(self, max_event: int = MAX_EVENT) -> None:
         self._buf = b""
+        self._size = 0  # bytes of `_data` (only the general path holds partial events)
+        self._max = max_event
         # Pieces of a line still without its end, kept unjoined so a long line arriving in
         # many reads costs linear time, not quadratic.
         self._tail: list[bytes] = []
@@ -106,7 +126,7 @@ class SSEDecoder:
         if not line:
             if self._data:
                 out.append(SSEEvent(b"\n".join(self._data), self._event, self._id))
-            self._data, self._event = [], None
+            self._data, self._event, self._size = [], None, 0
             return
         if line[0] == 58:  # b":" — a comment / keep-alive
             return
@@ -114,6 +134,9 @@ class SSEDecoder:
         if sep and value[:1] == b" ":
             value = value[1:]
         if name == b"data":
+            self._size += len(value) + 1
+            if self._size > self._max:
+                raise StreamTooLarge(f"an SSE event is over {size_text(self._max)}")
             self._data.append(value)
         elif name == b"event":
             self._event = value.decode("utf-8", "replace")

@@ -1,7 +1,12 @@
 """The one upstream HTTP client: a pooled keep-alive aiohttp session per provider, with the
 four LLM timeouts (connect, first byte, idle gap, total) and transport failures mapped to
 the gateway's error tree. Responses are always released, also when the caller is cancelled
-(a client that goes away closes the upstream connection)."""
+(a client that goes away closes the upstream connection).
+
+What an upstream may not do to the gateway is enforced here, for every dialect at once:
+redirects are never followed (a 3xx is a retryable protocol error: the target would get
+the key and the prompt), a body or a stream line/event over its limit is a protocol error,
+and every error leaving `open()` is scrubbed of the provider's secrets (`scrub.py`)."""
 
 from __future__ import annotations
 
@@ -15,13 +20,24 @@ from typing import Any
 import aiohttp
 
 from ..core.deadline import Deadline, current_deadline
-from ..core.errors import UpstreamConnectionError, UpstreamProtocolError, UpstreamTimeout
-from ..core.types import Timeouts
+from ..core.errors import UpstreamConnectionError, UpstreamError, UpstreamProtocolError, UpstreamTimeout
+from ..core.types import MAX_UPSTREAM_BODY, Timeouts
+from .codecs import MAX_EVENT, StreamTooLarge, size_text
+from .scrub import Scrubber
 
 # The longest line a streamed answer may have (an SSE event with a large base64 image fits).
-MAX_LINE = 16 << 20
+MAX_LINE = MAX_EVENT
+# The largest non-streamed answer body, unless `limits.upstream_body` says otherwise.
+MAX_BODY = MAX_UPSTREAM_BODY
+# Spent timer: `_check` fired the expiry; `_arm` must not move the deadline again.
+_EXPIRED = float("-inf")
 # Which limit an attempt's single timer is currently set to (for the timeout message).
 FIRST_BYTE, IDLE, TOTAL, BUDGET, FIRST_TOKEN = range(5)
+
+
+class BodyTooLarge(UpstreamProtocolError):
+    """A non-streamed body over its limit (a protocol error like any other; its own class so
+    a caller that reads for a client, like the image fetch, can say so)."""
 
 
 class UpstreamResponse:
@@ -31,8 +47,20 @@ class UpstreamResponse:
 
     The timer is lazy: each chunk only moves `_due` forward; one timer handle wakes up when
     the earliest possible expiry comes, re-arms itself if data came meanwhile, and else
-    fires the attempt's `asyncio.Timeout`. (Rescheduling the Timeout per chunk cost ~1 µs
-    and a timer allocation per chunk.)"""
+    expires the body: `TimeoutError` is set on the body's stream, so the wait in progress —
+    or, if the reader is busy elsewhere (a stream's consumer writing to its client), the
+    next one — raises it. (Rescheduling a Timeout per chunk cost ~1 µs and a timer
+    allocation per chunk.) The headers are awaited under the attempt's `asyncio.Timeout`;
+    the first `_arm` switches that off.
+
+    Two earlier shapes of the expiry failed under a flood, which the tests in
+    tests/security/test_upstream_limits.py reproduce: rescheduling the `asyncio.Timeout` to
+    "now" runs its expiry in a `call_soon` callback; the reading task, woken by data in the
+    same loop turn, ran first and `_arm` re-armed — cancelling the expiry, every turn, so a
+    flood of comments or content never timed out. And the Timeout cancels the whole task,
+    wherever it waits: past the commit point that was often the consumer's write to its
+    client, which then saw a cancellation instead of a timeout and cut the connection
+    without the in-band error. Once expired the timer stays spent (`_timer_at = _EXPIRED`)."""
 
     __slots__ = (
         "_resp",
@@ -49,6 +77,8 @@ class UpstreamResponse:
         "_due",
         "_timer",
         "_timer_at",
+        "_max_line",
+        "_max_body",
     )
 
     def __init__(
@@ -61,8 +91,12 @@ class UpstreamResponse:
         provider: str,
         timeouts: Timeouts,
         loop: asyncio.AbstractEventLoop,
+        max_line: int = MAX_LINE,
+        max_body: int = MAX_BODY,
     ) -> None:
         self._resp = resp
+        self._max_line = max_line
+        self._max_body = max_body
         self._deadline = deadline
         self._total_at = total_at
         self._total_why = total_why
@@ -77,14 +111,39 @@ class UpstreamResponse:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
 
-    async def read(self) -> bytes:
-        """The whole body (for non-streamed answers)."""
-        if not self._resp.content.is_eof():  # usually the body came with the headers: no wait, no timer
-            self._arm(self._timeouts.idle)
+    async def read(self, limit: int | None = None) -> bytes:
+        """The whole body (for non-streamed answers), each wait bounded by the idle timeout;
+        a body over `limit` bytes (default: the client's `max_body`) is a protocol error as
+        soon as it is known to be."""
+        if limit is None:
+            limit = self._max_body
+        content = self._resp.content
+        length = self._resp.content_length
+        if length is not None and length > limit:
+            raise self._too_large(limit)
+        if content.is_eof():  # usually the body came with the headers: no wait, no timer
+            data = await self._resp.read()
+            if len(data) > limit:
+                raise self._too_large(limit)
+            return data
+        parts: list[bytes] = []
+        size = 0
+        idle = self._timeouts.idle
         try:
-            return await self._resp.read()
+            while True:
+                self._arm(idle)
+                data = await content.readany()
+                if not data:
+                    return b"".join(parts)
+                size += len(data)
+                if size > limit:
+                    raise self._too_large(limit)
+                parts.append(data)
         except aiohttp.ClientError as e:
             raise _connection_error(self.provider, e) from None
+
+    def _too_large(self, limit: int) -> UpstreamProtocolError:
+        return BodyTooLarge(f"bad response: the answer is over {size_text(limit)}", provider=self.provider)
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         """Body bytes as they arrive; each wait is bounded by the idle timeout. Streams are
@@ -92,6 +151,7 @@ class UpstreamResponse:
         broken upstream cannot make a decoder buffer without bound."""
         content = self._resp.content
         idle = self._timeouts.idle
+        max_line = self._max_line
         line = 0  # bytes since the last newline
         try:
             while True:
@@ -101,9 +161,9 @@ class UpstreamResponse:
                     return
                 end = data.rfind(b"\n")
                 line = len(data) - end - 1 if end >= 0 else line + len(data)
-                if line > MAX_LINE:
+                if line > max_line:
                     raise UpstreamProtocolError(
-                        f"bad response: a stream line is over {MAX_LINE >> 20} MiB", provider=self.provider
+                        f"bad response: a stream line is over {size_text(max_line)}", provider=self.provider
                     )
                 yield data
         except aiohttp.ClientError as e:
@@ -112,6 +172,8 @@ class UpstreamResponse:
     def _arm(self, seconds: float) -> None:
         """Allow `seconds` from now, never past the total, the budget or (before a stream's
         first token) the first-token deadline."""
+        if self._timer_at == _EXPIRED:
+            return  # the body is expired: the read raises, and `why` keeps the limit that ran out
         at = self._loop.time() + seconds
         why = IDLE
         if self._total_at <= at:
@@ -131,8 +193,8 @@ class UpstreamResponse:
     def _check(self) -> None:
         now = self._loop.time()
         if now >= self._due:
-            self._timer = None
-            self._deadline.reschedule(now)  # expire: the attempt's task gets its TimeoutError
+            self._timer_at = _EXPIRED  # spent: no later _arm may move the deadline (class docstring)
+            self._resp.content.set_exception(TimeoutError())  # this read, or the next, raises it
         else:
             self._timer, self._timer_at = self._loop.call_at(self._due, self._check), self._due
 
@@ -143,21 +205,48 @@ class UpstreamResponse:
 
 
 class UpstreamClient:
-    """Pooled HTTP client for one provider (created lazily inside the running loop)."""
+    """Pooled HTTP client for one provider (created lazily inside the running loop).
 
-    def __init__(self, provider: str, *, limit: int = 0) -> None:
+    `scrubber` knows the provider's secrets; `max_body` caps a non-streamed body (the
+    default of `read()`), `max_event` one SSE event and one stream line. `resolver` and
+    `decompress` are for clients that fetch URLs a request names (`providers/images.py`):
+    a resolver that vets every address, and no automatic decompression."""
+
+    def __init__(
+        self,
+        provider: str,
+        *,
+        limit: int = 0,
+        scrubber: Scrubber | None = None,
+        max_body: int = MAX_BODY,
+        max_event: int = MAX_EVENT,
+        resolver: aiohttp.abc.AbstractResolver | None = None,
+        decompress: bool = True,
+    ) -> None:
         self.provider = provider
         self._limit = limit
+        self.scrubber = scrubber or Scrubber()
+        self.max_body = max_body
+        self.max_event = max_event
+        self._resolver = resolver
+        self._decompress = decompress
         self._session: aiohttp.ClientSession | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._limit, keepalive_timeout=30, enable_cleanup_closed=True)
+            connector = aiohttp.TCPConnector(
+                limit=self._limit,
+                keepalive_timeout=30,
+                enable_cleanup_closed=True,
+                resolver=self._resolver,
+                use_dns_cache=self._resolver is None,  # a vetting resolver must see every lookup
+            )
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=None),
-                auto_decompress=True,
+                auto_decompress=self._decompress,
                 skip_auto_headers=("User-Agent",),
+                trust_env=False,
             )
         return self._session
 
@@ -173,8 +262,10 @@ class UpstreamClient:
     ) -> AsyncIterator[UpstreamResponse]:
         """Send the request and yield once the response headers are in. Timeouts raise
         `UpstreamTimeout` naming the limit that ran out; connection failures
-        `UpstreamConnectionError`. The request's `Deadline` (when the router set one) caps
-        every wait."""
+        `UpstreamConnectionError`; a redirect or an oversized event `UpstreamProtocolError`.
+        The request's `Deadline` (when the router set one) caps every wait. Every
+        `UpstreamError` leaving here, also one the caller raised inside the block, is
+        scrubbed of the provider's secrets."""
         session = self._get_session()
         loop = asyncio.get_running_loop()
         start = loop.time()
@@ -194,13 +285,26 @@ class UpstreamClient:
                     data=body,
                     headers=headers,
                     timeout=_client_timeout(timeouts.connect),
+                    allow_redirects=False,
                 ) as resp:
-                    answer = UpstreamResponse(resp, deadline, total_at, total_why, clock, self.provider, timeouts, loop)
+                    if 300 <= resp.status < 400:
+                        raise UpstreamProtocolError(
+                            f"bad response: HTTP {resp.status}, a redirect (llms does not follow upstream redirects)",
+                            provider=self.provider,
+                        )
+                    answer = UpstreamResponse(
+                        resp, deadline, total_at, total_why, clock, self.provider, timeouts, loop,
+                        self.max_event, self.max_body,
+                    )  # fmt: skip
                     answer.why = why
                     try:
                         yield answer
                     finally:
                         answer.stop()
+        except UpstreamError as e:
+            raise self.scrubber.error(e)  # noqa: B904 (the caller's own error, kept as raised)
+        except StreamTooLarge as e:
+            raise UpstreamProtocolError(f"bad response: {e}", provider=self.provider) from None
         except TimeoutError:
             raise UpstreamTimeout(
                 "timeout: " + _timeout_text(answer.why if answer else why, timeouts, clock), provider=self.provider
@@ -210,7 +314,7 @@ class UpstreamClient:
                 f"timeout: could not connect within {timeouts.connect:g}s", provider=self.provider
             ) from None
         except aiohttp.ClientError as e:
-            raise _connection_error(self.provider, e) from None
+            raise self.scrubber.error(_connection_error(self.provider, e)) from None
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -13,7 +14,8 @@ from ...core.errors import UpstreamConnectionError, UpstreamStatusError
 from ...core.types import Chunk, ProviderConfig
 from ..base import Provider
 from ..checks import encode_request
-from ..native import inline_image_urls, wants_usage
+from ..images import ImageFetcher
+from ..native import wants_usage
 from .request import to_gemini
 from .response import StreamMapper, from_gemini, gemini_error
 
@@ -42,18 +44,18 @@ class GoogleProvider(Provider):
         self.headers = headers
         self.safety_settings = config.extra.get("safety_settings")
         self.thinking_config = config.extra.get("thinking_config")
-        self.fetch_image_urls = bool(config.extra.get("fetch_image_urls"))
+        self.images = ImageFetcher.from_config(self.name, config.extra.get("fetch_image_urls"))
 
     def url(self, model: str, *, stream: bool) -> str:
         url = model_url(self.base_url, model, stream=stream)
         if self.key_in_query and self.config.api_key:
-            url += ("&" if "?" in url else "?") + "key=" + self.config.api_key
+            url += ("&" if "?" in url else "?") + "key=" + quote(self.config.api_key, safe="")
         return url
 
     async def _prepare(self, request: dict[str, Any], alias: str) -> tuple[dict[str, Any], bytes]:
         req = self.with_defaults(request, alias)
-        if self.fetch_image_urls:
-            req = await inline_image_urls(req, self.client, self.timeouts)
+        if self.images is not None:
+            req = await self.images.inline(req)
         body = to_gemini(req, self.name, safety_settings=self.safety_settings, thinking_config=self.thinking_config)
         return req, encode_request(body)
 
@@ -64,11 +66,11 @@ class GoogleProvider(Provider):
             data = await r.read()
             if r.status >= 400:
                 raise self.error(r.status, data, r.headers)
-        answer = self.loads(data, "the answer")
-        if not isinstance(answer, dict):
-            raise self.protocol_error("the answer is not a JSON object")
-        if answer.get("error"):
-            raise self.error(502, data)
+            answer = self.loads(data, "the answer")  # (inside `open()`: scrubbed there)
+            if not isinstance(answer, dict):
+                raise self.protocol_error("the answer is not a JSON object")
+            if answer.get("error"):
+                raise self.error(502, data)
         return from_gemini(answer, req["model"])
 
     async def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:

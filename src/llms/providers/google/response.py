@@ -54,10 +54,13 @@ def gemini_error(provider: str, status: int, data: Any, headers: Any = None) -> 
     rpc = err.get("status") if isinstance(err.get("status"), str) else None
     if status < 400:
         status = err.get("code") if isinstance(err.get("code"), int) else RPC_STATUS.get(rpc or "", 500)
-    reasons = {d.get("reason") for d in err.get("details") or () if isinstance(d, dict)}
-    if "API_KEY_INVALID" in reasons:
+    details = [d for d in err.get("details") or () if isinstance(d, dict)]
+    if "API_KEY_INVALID" in {d.get("reason") for d in details}:
         status = 401
-    return status_error(provider, status, str(err.get("message") or rpc or ""), rpc, headers)
+    # google.rpc.BadRequest names the fields it blames: the first one is OpenAI's `param`
+    fields = [v.get("field") for d in details for v in d.get("fieldViolations") or () if isinstance(v, dict)]
+    param = next((f for f in fields if isinstance(f, str) and f), None)
+    return status_error(provider, status, str(err.get("message") or rpc or ""), rpc, headers, param)
 
 
 def from_gemini(data: dict[str, Any], model: str) -> dict[str, Any]:
