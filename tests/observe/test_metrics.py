@@ -44,10 +44,16 @@ def mix() -> list[UsageRecord]:
     return [
         record(**ok),
         record(**ok),
-        record(provider="secondary", duration_ms=700.0, prompt_tokens=10, completion_tokens=7, attempts=[
-            {"provider": "primary", "status": 500, "error": "upstream_error", "seconds": 0.3},
-            {"provider": "secondary", "status": 200, "error": None, "seconds": 0.39},
-        ]),  # fmt: skip
+        record(
+            provider="secondary",
+            duration_ms=700.0,
+            prompt_tokens=10,
+            completion_tokens=7,
+            attempts=[
+                {"provider": "primary", "status": 500, "error": "upstream_error", "seconds": 0.3},
+                {"provider": "secondary", "status": 200, "error": None, "seconds": 0.39},
+            ],
+        ),  # fmt: skip
         record("nonexistent-model", None, status=404, outcome="client_error", attempts=[], duration_ms=0.4),
         record(stream=True, ttft_ms=120.0, duration_ms=900.0, prompt_tokens=3, completion_tokens=4, cached_tokens=2),
         record(stream=True, status=499, outcome="cancelled", ttft_ms=100.0, duration_ms=300.0),
