@@ -160,7 +160,7 @@ class ModelWorker:
         s = self.settings
         before, started = rss_mb(), time.perf_counter()
         try:
-            self._model = runtimes.load(require_runtime(), s)
+            self._model = runtimes.load(require_runtime(s.runtime), s)
         except Exception as e:
             self._load_error = f"cannot load {s.model_path}: {type(e).__name__}: {e}"
             self.info["load_error"] = self._load_error
