@@ -214,3 +214,11 @@ def test_version_and_help(llms: Run):
     assert v.returncode == 0 and v.stdout.startswith("llms ")
     h = llms("--help")
     assert h.returncode == 0 and "llms --check groq" in h.stdout and "--enable" in h.stdout
+
+
+def test_verbose_names_the_config_and_the_skipped_providers(llms: Run, upstream: FakeUpstream, config_path):
+    upstream.on("primary", "p-chat", stream(["ok"]))
+    r = llms("--verbose", "hi")
+    assert r.returncode == 0 and r.stdout == "ok\n"
+    assert f"llms: config {config_path}" in r.stderr
+    assert "llms: notice: nokey: skipped, $LLMS_TEST_UNSET_KEY is not set" in r.stderr

@@ -54,7 +54,9 @@ def parser() -> argparse.ArgumentParser:
     server = p.add_argument_group("server")
     server.add_argument("--serve", metavar="PORT", type=int, help="serve the API (/v1) and the chat UI (/) on PORT")
     server.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    server.add_argument("--verbose", action="store_true", help="log one line per request (also VERBOSE=1)")
+    server.add_argument(
+        "--verbose", action="store_true", help="serve: log one line per request (also VERBOSE=1); else: the notices"
+    )
     p.add_argument("--config", metavar="FILE", help="llms.json to use (default: $LLMS_HOME/llms.json, ~/.llms)")
     p.add_argument("--init", action="store_true", help="write the default llms.json into the home folder")
     p.add_argument("-v", "--version", action="version", version=f"llms {__version__}")
@@ -139,6 +141,10 @@ def _in_process(args: argparse.Namespace, work: Any) -> int:
 
     async def go() -> int:
         gateway = await open_gateway(args.config)
+        if args.verbose:  # which file, and why a provider is not in use
+            print(f"llms: config {gateway.config.source}", file=sys.stderr)
+            for note in gateway.notices:
+                print(f"llms: notice: {note}", file=sys.stderr)
         try:
             return int(await work(gateway))
         finally:
