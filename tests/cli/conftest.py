@@ -35,6 +35,7 @@ def cli_env(home: Path) -> dict[str, str]:
 def config_path(upstream: FakeUpstream, tmp_path: Path) -> Path:
     config = two_provider_config(upstream)
     config["defaults"]["text"] = {"model": "chat"}
+    config["timeouts"] = {**config["timeouts"], "idle": 10, "total": 20}  # room for a loaded machine
     path = tmp_path / "llms.json"
     path.write_text(json.dumps(config, indent=2))
     return path

@@ -35,7 +35,7 @@ def set_enabled(config: str | None, names: list[str], enabled: bool, out: TextIO
     if unknown:
         raise UsageError(f"{path}: no provider {', '.join(unknown)} (known: {', '.join(providers)})")
     for name in names:
-        doc.set(["providers", name, "enabled"], enabled)
+        _set(doc, path, ["providers", name, "enabled"], enabled)
     jsonedit.write_atomically(path, doc.text)
     print(f"{'enabled' if enabled else 'disabled'} {', '.join(names)} in {path}", file=out)
     for name in names if enabled else ():
@@ -52,10 +52,17 @@ def set_default(config: str | None, model: str, out: TextIO) -> int:
     known = {alias for entry in providers.values() if isinstance(entry, dict) for alias in entry.get("models") or {}}
     if model not in known:
         raise UsageError(f"{path}: no provider serves a model {model!r} (see llms ls)")
-    doc.set(["defaults", "text", "model"], model)
+    _set(doc, path, ["defaults", "text", "model"], model)
     jsonedit.write_atomically(path, doc.text)
     print(f"default model set to {model} in {path}", file=out)
     return 0
+
+
+def _set(doc: jsonedit.JsonText, path: Path, keys: list[str], value: object) -> None:
+    try:
+        doc.set(keys, value)
+    except ValueError as e:  # e.g. `"text": "x"` where an object was expected
+        raise UsageError(f"{path}: cannot set {'.'.join(keys)}: {e}") from None
 
 
 def _read(path: Path) -> jsonedit.JsonText:
