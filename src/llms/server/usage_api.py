@@ -88,9 +88,8 @@ def parse_limit(value: str | None) -> int:
     except ValueError:
         limit = 0
     if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidRequest(
-            f"Invalid 'limit': {value!r}. Use an integer from 1 to {MAX_LIMIT}.", param="limit", code="invalid_parameter"
-        )
+        message = f"Invalid 'limit': {value!r}. Use an integer from 1 to {MAX_LIMIT}."
+        raise InvalidRequest(message, param="limit", code="invalid_parameter")
     return limit
 
 
