@@ -174,7 +174,7 @@ def test_charts_and_tables_show_the_ledger(open_session, ledger_gateway, ledger)
         expect(rows).to_have_count(len(want))
         for row in rows.all():
             got = cells(row)
-            t = want[None if got[0] == "(none)" else got[0]]
+            t = want[None if got[0] == "(none served)" else got[0]]
             assert got[1:5] == [str(t["requests"]), str(t["errors"]),
                                 f"{t['prompt']:,}" if t["prompt"] else "–",
                                 f"{t['completion']:,}" if t["completion"] else "–"], got  # fmt: skip

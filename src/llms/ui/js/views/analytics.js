@@ -90,7 +90,7 @@ function groupTable(id, label, rows) {
     'table',
     { class: 'usage-table', id },
     h('thead', {}, h('tr', {}, head.map((t, i) => h('th', { scope: 'col', class: i ? 'num' : null, text: t })))),
-    h('tbody', {}, rows.map((r) => h('tr', {}, h('th', { scope: 'row', text: r.group ?? '(none)' }), num(r.requests), num(r.errors), num(r.prompt_tokens), num(r.completion_tokens), cell(formatCost(r.cost) || '–', 'num'), cell(formatMs(r.p50_ms) || '–', 'num'), cell(formatMs(r.p95_ms) || '–', 'num')))),
+    h('tbody', {}, rows.map((r) => h('tr', {}, h('th', { scope: 'row', text: r.group ?? '(none served)' }), num(r.requests), num(r.errors), num(r.prompt_tokens), num(r.completion_tokens), cell(formatCost(r.cost) || '–', 'num'), cell(formatMs(r.p50_ms) || '–', 'num'), cell(formatMs(r.p95_ms) || '–', 'num')))),
   );
 }
 
@@ -171,7 +171,8 @@ function drawCharts(data) {
       tzDate: utc,
       cursor: { drag: { x: false, y: false } },
       legend: { live: false },
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+      // half a day of margin each side, so the first and last day's bars are whole
+      scales: { x: { time: true, range: () => [data.from - DAY / 2, data.from + (data.span - 0.5) * DAY] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
       axes: [{ ...axis, space: 60 }, { ...axis, size: 64, values: (_u, ticks) => ticks.map(yFormat) }],
       series: [{}, ...lines],
     };
