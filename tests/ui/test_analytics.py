@@ -142,6 +142,18 @@ SERIES_PIXELS = """id => {
   return n;
 }"""
 
+# Pixels within a small distance of one colour on a chart's canvas.
+COLOUR_PIXELS = """(id, rgb) => {
+  if (Array.isArray(id)) [id, rgb] = id;
+  const canvas = document.querySelector(`#${id} canvas`);
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let n = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (Math.abs(data[i] - rgb[0]) + Math.abs(data[i + 1] - rgb[1]) + Math.abs(data[i + 2] - rgb[2]) < 30) n++;
+  }
+  return n;
+}"""
+
 
 def open_analytics(s: Session):  # type: ignore[no-untyped-def]
     page = s.open("/#/analytics")
@@ -204,6 +216,11 @@ def test_reached_from_the_sidebar_and_back_to_chat(open_session, ledger_gateway)
     expect(page.locator("#usage-body canvas")).to_have_count(3)
     expect(page.locator("#thread")).to_be_hidden()
     assert page.title() == "Analytics · llms"
+    page.get_by_role("button", name="Theme: system (switch)").click()
+    page.get_by_role("button", name="Theme: light (switch)").click()  # now dark: the charts are redrawn
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    page.wait_for_function(f"({COLOUR_PIXELS})('chart-cost', [124, 176, 255]) > 30")  # --chart-1, dark
+    assert page.evaluate(COLOUR_PIXELS, ["chart-cost", [37, 99, 235]]) == 0  # no light-theme bar left
     page.locator("#new-chat").click()
     expect(page.locator("#analytics")).to_be_hidden()
     expect(page.locator("#prompt")).to_be_visible()
