@@ -362,3 +362,15 @@ def run(config_path: str | None, host: str, port: int, verbose: bool) -> int:
         return 2
     finally:
         listener.stop()
+
+
+# -- in-process use, without the HTTP server (the command line) -----------------------------------
+
+
+async def open_gateway(config_path: str | None) -> Gateway:
+    """The router and providers the server would run, built from the same file and started,
+    but not listening: `llms "prompt"`, `llms ls` and `llms --check` call them directly.
+    The caller closes it with `aclose()`."""
+    gateway = build(load_config(config_path))
+    await start_providers(gateway)
+    return gateway
