@@ -261,7 +261,7 @@ def _failed(record: RequestRecord, began: float, error: UpstreamError) -> None:
         {
             "provider": record.provider,
             "status": getattr(error, "upstream_status", None),
-            "error": error.code,
+            "error": error.code or error.type,  # (a status error may carry no code of its own)
             "seconds": time.perf_counter() - began,
         }
     )
