@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,7 +126,7 @@ def parse_config(data: Any, source: str, env: dict[str, str] | os._Environ[str] 
     max_size = DEFAULT_MAX_SIZE
     if "client_max_size" in limits:
         max_size = int(c.number(limits["client_max_size"], "limits.client_max_size"))
-    upstream = {
+    upstream: dict[str, int] = {
         key: int(c.number(limits[key], f"limits.{key}")) for key in ("upstream_body", "upstream_event") if key in limits
     }
     timeouts = Timeouts()
@@ -164,7 +165,7 @@ def _parse_provider(
     timeouts: Timeouts,
     default_headers: dict[str, str],
     env: dict[str, str] | os._Environ[str],
-    upstream_limits: dict[str, int],
+    upstream_limits: Mapping[str, int],
 ) -> ProviderConfig:
     where = f"providers.{name}"
     e = c.obj(entry, where)

@@ -164,7 +164,7 @@ class Router:
         current_deadline.set(deadline)
         table.active += 1
         try:
-            return await _run(table, lanes, request, record, deadline, False)  # type: ignore[no-any-return]
+            return await _run(table, lanes, request, record, deadline, False)  # type: ignore[no-any-return, unused-ignore]
         finally:
             table.active -= 1
 
@@ -180,7 +180,7 @@ class Router:
         current_deadline.set(deadline)  # (see chat)
         table.active += 1
         try:
-            return await _run(table, lanes, request, record, deadline, True)  # type: ignore[no-any-return]
+            return await _run(table, lanes, request, record, deadline, True)  # type: ignore[no-any-return, unused-ignore]
         except BaseException:
             table.active -= 1
             raise

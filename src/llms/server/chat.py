@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -43,8 +43,8 @@ class ChatHandler:
         self.active: set[asyncio.Task[Any]] = set()  # chat requests being handled
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
-        task = asyncio.current_task()
-        self.active.add(task)  # type: ignore[arg-type]
+        task = cast("asyncio.Task[Any]", asyncio.current_task())  # (a handler always runs in one)
+        self.active.add(task)
         record = new_record()
         try:
             return await self._handle(request, record)
@@ -56,13 +56,13 @@ class ChatHandler:
                     record.status, record.outcome = CANCELLED, "cancelled"
                     record.error = record.error or "client disconnected"
                 raise
-            task.uncancel()  # type: ignore[union-attr]
+            task.uncancel()
             return _failed(record, SHUTTING_DOWN)  # nothing sent yet: a 503 the client can retry elsewhere
         except Exception:  # a bug: the error middleware answers 500 (and logs it)
             record.status, record.outcome = 500, "upstream_error"
             raise
         finally:
-            self.active.discard(task)  # type: ignore[arg-type]
+            self.active.discard(task)
             self._finish(record)
 
     def cut(self) -> int:

@@ -50,7 +50,7 @@ class Ledger:
             stream=r.stream,
             status=r.status,
             outcome=r.outcome,  # type: ignore[arg-type]  # (the pipeline sets only OUTCOMES)
-            attempts=list(r.attempts),  # type: ignore[arg-type]  # (same shape: AttemptFact)
+            attempts=list(r.attempts),  # (AttemptFact and usage.Attempt: the same TypedDict shape)
             prompt_tokens=prompt,
             completion_tokens=completion,
             cached_tokens=cached,
@@ -65,8 +65,9 @@ class Ledger:
         """USD from llms.json's per-token `"input/output"` prices; None when either is unknown."""
         if pricing is None or prompt is None or completion is None:
             return None
-        prices = self._prices.get(pricing, ())
-        if prices == ():
+        if pricing in self._prices:
+            prices = self._prices[pricing]
+        else:
             prices = self._prices[pricing] = _parse_price(pricing)
         if prices is None:
             return None
