@@ -52,6 +52,12 @@ class Gateway:
     status: list[dict[str, Any]] = field(default_factory=list)
     table: Table | None = None  # set by start_providers()
 
+    @property
+    def router(self) -> Router:
+        """A router over this configuration's table, for in-process use (the command line);
+        the server builds its own once and swaps tables into it on reload."""
+        return Router.over(table_of(self))
+
     async def aclose(self) -> None:
         for provider in self.providers:
             await provider.aclose()
@@ -365,3 +371,22 @@ def run(config_path: str | None, host: str, port: int, verbose: bool) -> int:
         return 2
     finally:
         listener.stop()
+
+
+# -- in-process use, without the HTTP server (the command line) -----------------------------------
+
+
+async def usage_table(config_path: str | None, since: float | None, group_by: str) -> list[dict[str, Any]] | None:
+    """`llms usage`: the ledger's summary rows (None when `"usage": false`)."""
+    from .services import usage_summary
+
+    return await usage_summary(load_config(config_path), since, group_by)
+
+
+async def open_gateway(config_path: str | None) -> Gateway:
+    """The router and providers the server would run, built from the same file and started,
+    but not listening: `llms "prompt"`, `llms ls` and `llms --check` call them directly.
+    The caller closes it with `aclose()`."""
+    gateway = build(load_config(config_path))
+    await start_providers(gateway)
+    return gateway

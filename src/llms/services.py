@@ -79,3 +79,14 @@ async def _forget(sink: Sink, days: float) -> None:
         except Exception as e:  # PostgreSQL down: try again next time
             log.warning("usage: forgetting old content failed: %s", e)
         await asyncio.sleep(FORGET_EVERY)
+
+
+async def usage_summary(config: Config, since: float | None, group_by: str) -> list[dict[str, Any]] | None:
+    """The ledger's summary for `llms usage`: None when the ledger is off in `config`."""
+    if not config.usage.enabled:
+        return None
+    sink = await asyncio.to_thread(open_sink, config.usage)
+    try:
+        return [dict(row) for row in await sink.summary(since, None, group_by)]
+    finally:
+        await sink.aclose()
