@@ -161,3 +161,30 @@ def test_status_shows_the_sink(ledger_gateway, upstream, ledger):
     usage = httpx.get(ledger_gateway.url + "/status", timeout=10).json()["usage"]
     assert set(usage) == {"queued", "written", "failed", "dropped", "spooled"}
     assert usage["written"] >= 1 and usage["failed"] == usage["dropped"] == 0
+
+
+def test_failed_after_keepalive_started_the_stream(upstream):
+    """Keep-alive frames started the response, then every provider failed: the client got 200
+    and an in-band error; the record says upstream_error (nothing was streamed), not truncated."""
+    from ..conftest import two_provider_config
+    from ..gateway_proc import GatewayProcess
+    from .conftest import ENV, Ledger
+
+    async def slow_fail(call: fu.Call):
+        import asyncio
+
+        await asyncio.sleep(1.5)
+        return await fu.error(503)(call)
+
+    upstream.on("primary", "p-chat", slow_fail)
+    upstream.on("secondary", "s-chat", fu.error(500))
+    gw = GatewayProcess({**two_provider_config(upstream), "streaming": {"keepalive": 0.5}}, env=ENV).start()
+    try:
+        r = stream(gw, {"model": "chat", "messages": MSG})
+        assert r.status_code == 200 and r.text.startswith(": keep-alive")
+        assert "error" in sse_events(r.text)[-1]
+        rec = Ledger(gw.home / "usage.db").one(r.headers["x-request-id"])
+    finally:
+        gw.stop()
+    assert (rec.outcome, rec.status, rec.provider) == ("upstream_error", 200, None)
+    assert [a["status"] for a in rec.attempts] == [503, 500]

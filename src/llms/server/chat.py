@@ -21,12 +21,12 @@ from typing import Any, cast
 
 from aiohttp import web
 
-from ..core.errors import ClientError, GatewayError, UpstreamStatusError
+from ..core.errors import GatewayError
 from ..core.types import RequestRecord
 from ..router import Router
 from . import openai_chat as codec
 from .call import new_record
-from .driver import SHUTTING_DOWN, StreamDriver
+from .driver import SHUTTING_DOWN, StreamDriver, outcome_of
 from .runtime import Current, Services
 
 access_log = logging.getLogger("llms.access")
@@ -105,17 +105,6 @@ def _failed(record: RequestRecord, error: GatewayError) -> web.Response:
     record.status, record.error = error.status, error
     record.outcome = outcome_of(error)
     return codec.error_response(error, record.id)
-
-
-def outcome_of(error: GatewayError) -> str:
-    """The ledger's outcome for a request answered with `error`."""
-    if isinstance(error, ClientError) or (isinstance(error, UpstreamStatusError) and not error.retryable):
-        return "client_error"
-    if error.type == "timeout":
-        return "timeout"
-    if error is SHUTTING_DOWN:
-        return "cancelled"
-    return "upstream_error"
 
 
 def log_chat(record: RequestRecord) -> None:

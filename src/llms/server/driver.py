@@ -19,7 +19,7 @@ from typing import Protocol
 from aiohttp import web
 
 from ..core.accumulate import StreamAccumulator
-from ..core.errors import GatewayError
+from ..core.errors import ClientError, GatewayError, UpstreamStatusError
 from ..core.types import Chunk, RequestRecord
 from .call import Call
 from .keepalive import Heartbeat
@@ -99,7 +99,8 @@ class StreamDriver:
             if not beat.started:
                 raise  # nothing sent yet: a real HTTP error status
             # Past the commit point: the error travels in-band and the stream ends, no done frame.
-            _ended(record, "truncated", e)
+            # (Nothing streamed yet — keep-alive frames had started it: the request simply failed.)
+            _ended(record, "truncated" if acc.chunks else outcome_of(e), e)
             await _write_quietly(response, codec.error(e))
         except ConnectionError:
             _ended(record, "cancelled", TOO_SLOW if beat.aborted else DISCONNECTED)
@@ -121,6 +122,17 @@ class StreamDriver:
             if stream is not None:
                 await stream.aclose()  # type: ignore[attr-defined]
         return response
+
+
+def outcome_of(error: GatewayError) -> str:
+    """The ledger's outcome for a request answered with `error` (status or in-band)."""
+    if isinstance(error, ClientError) or (isinstance(error, UpstreamStatusError) and not error.retryable):
+        return "client_error"
+    if error is SHUTTING_DOWN:
+        return "cancelled"
+    if error.type == "timeout":
+        return "timeout"
+    return "upstream_error"
 
 
 def _ended(record: RequestRecord, outcome: str, error: GatewayError | str) -> None:
