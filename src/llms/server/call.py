@@ -4,6 +4,7 @@ fill in. Request-scoped data lives here, never in string keys on the aiohttp req
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from dataclasses import dataclass
@@ -22,14 +23,18 @@ class Client:
 ANONYMOUS = Client()
 
 
+_PROCESS = os.urandom(8).hex()  # unique per process (64 random bits) …
+_COUNTER = itertools.count()  # … and per request within it: no syscall per request
+
+
 def new_request_id() -> str:
-    """`req_<32 hex>`: the record's id, also sent as `x-request-id`."""
-    return "req_" + os.urandom(16).hex()
+    """`req_<32 hex>`: the record's id, also sent as `x-request-id`. Unique, not secret."""
+    return f"req_{_PROCESS}{next(_COUNTER):016x}"
 
 
 def new_record() -> RequestRecord:
     """The record of a request that is just arriving."""
-    return RequestRecord(new_request_id(), started=time.perf_counter(), created=time.time())
+    return RequestRecord(new_request_id(), "", time.perf_counter(), time.time())
 
 
 @dataclass(slots=True)
