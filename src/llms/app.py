@@ -34,6 +34,7 @@ from .providers import Factory, Provider, ProviderConfigInvalid, ProviderUnavail
 from .router import DEFAULT_BUDGET, BreakerPolicy, ProviderPolicy, RetryPolicy, Router, RouterPolicy, Table
 from .server import CHAT, Current, Runtime, ServerSettings, make_app
 from .server.chat import ChatHandler
+from .server.usage_api import add_usage_routes
 from .services import open_services
 
 log = logging.getLogger("llms")
@@ -290,8 +291,8 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
     live = Live(gateway, config_path)
     opened = open_services(config)  # process lifetime: reloads never rebuild it
     app = make_app(live.router, ServerSettings(__version__, verbose), live.current, opened.services)
-    # TODO(analytics): when server/usage_api.py lands on main:
-    # if opened.sink is not None: add_usage_routes(app, opened.sink)
+    if opened.sink is not None:  # the read API (off: its paths answer 404, the analytics page says so)
+        add_usage_routes(app, opened.sink)
     # shutdown() waits for the chat requests itself; aiohttp's own wait is for the rest
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
     await runner.setup()

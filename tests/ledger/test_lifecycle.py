@@ -60,6 +60,7 @@ def test_usage_false_turns_it_off(upstream):
         r = httpx.post(gw.url + "/v1/chat/completions", json={"model": "chat", "messages": MSG}, timeout=20)
         assert r.status_code == 200 and r.headers["x-request-id"].startswith("req_")
         assert httpx.get(gw.url + "/status", timeout=10).json()["usage"] is None
+        assert httpx.get(gw.url + "/usage/summary", timeout=10).status_code == 404  # the page says "off"
     finally:
         gw.stop()
     assert not (gw.home / "usage.db").exists()

@@ -188,3 +188,11 @@ def test_failed_after_keepalive_started_the_stream(upstream):
         gw.stop()
     assert (rec.outcome, rec.status, rec.provider) == ("upstream_error", 200, None)
     assert [a["status"] for a in rec.attempts] == [503, 500]
+
+
+def test_usage_api_serves_the_record(ledger_gateway, upstream, ledger):
+    r = post(ledger_gateway, {"model": "chat", "messages": MSG})
+    rid = r.headers["x-request-id"]
+    ledger.one(rid)
+    got = httpx.get(f"{ledger_gateway.url}/usage/requests/{rid}", timeout=10)
+    assert got.status_code == 200 and got.json()["id"] == rid and got.json()["outcome"] == "ok"

@@ -56,7 +56,7 @@ class Ledger:
             r.stream,
             r.status,
             r.outcome,  # type: ignore[arg-type]  # (the pipeline sets only OUTCOMES)
-            attempts,  # type: ignore[arg-type]  # (AttemptFact is usage.Attempt's shape; the record is done with it)
+            attempts,  # (AttemptFact is usage.Attempt's shape; the record is done with it)
             prompt,
             completion,
             cached,
