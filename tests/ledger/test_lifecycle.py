@@ -107,3 +107,34 @@ def test_usage_defaults_and_env_dsn():
     assert pg.dsn == "postgresql://u@h/db"
     ref = parse_config({**base, "usage": {"dsn": "$DB"}}, "x", env={"DB": "postgresql://a@b/c"}).usage
     assert ref.dsn == "postgresql://a@b/c"
+
+
+def test_old_content_is_forgotten(upstream, tmp_path):
+    """`store_content` with `retention_days`: content older than that is erased (at start, then
+    hourly); the record itself stays."""
+    import dataclasses
+
+    from llms.usage.record import UsageRecord
+    from llms.usage.sqlite import SqliteSink
+
+    db = tmp_path / "usage.db"
+    old = UsageRecord.start("chat.completions", "chat", False)
+    old = dataclasses.replace(old, created=time.time() - 3 * 86400, status=200, content={"request": {"x": 1}})
+    sink = SqliteSink(db).start()
+    sink.submit(old)
+    sink.close()
+    config = {**two_provider_config(upstream), "usage": {"path": str(db), "store_content": True, "retention_days": 1}}
+    gw = GatewayProcess(config, env=ENV).start()
+    try:
+        rid = ask(gw, False)
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            stored = {r.id: r for r in read_records(db)}
+            if rid in stored and stored[old.id].content is None:
+                break
+            time.sleep(0.1)
+    finally:
+        gw.stop()
+    stored = {r.id: r for r in read_records(db)}
+    assert stored[old.id].content is None and stored[old.id].status == 200
+    assert stored[rid].content is not None  # today's stays
