@@ -286,10 +286,14 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
     config = load_config(config_path)
     for key in config.ignored:
         log.debug("llms.json: ignoring top-level key %r", key)
-    gateway = build(config)
-    await start_providers(gateway)
-    live = Live(gateway, config_path)
     opened = open_services(config)  # process lifetime: reloads never rebuild it
+    try:
+        gateway = build(config)
+        await start_providers(gateway)
+    except BaseException:
+        await opened.aclose()
+        raise
+    live = Live(gateway, config_path)
     app = make_app(live.router, ServerSettings(__version__, verbose), live.current, opened.services)
     if opened.sink is not None:  # the read API (off: its paths answer 404, the analytics page says so)
         add_usage_routes(app, opened.sink)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import Config, home_dir
+from .config import Config, ConfigError, home_dir
 from .config.usage import UsageSettings
 from .server import Services
 from .usage import Sink
@@ -60,7 +61,11 @@ def open_services(config: Config) -> Opened:
     settings = config.usage
     if not settings.enabled:
         return Opened(Services())
-    sink = open_sink(settings)
+    try:
+        sink = open_sink(settings)
+    except (OSError, sqlite3.Error) as e:  # a start-up error naming the setting, not a traceback
+        where = "usage.dsn" if settings.dsn else "usage.path"
+        raise ConfigError(config.source, where, f"cannot open the usage ledger: {e}") from None
     ledger = Ledger(sink)
     services = Services(record=ledger.record, store_content=settings.store_content, stats=lambda: asdict(sink.stats()))
     opened = Opened(services, sink)

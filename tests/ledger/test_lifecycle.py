@@ -138,3 +138,13 @@ def test_old_content_is_forgotten(upstream, tmp_path):
     stored = {r.id: r for r in read_records(db)}
     assert stored[old.id].content is None and stored[old.id].status == 200
     assert stored[rid].content is not None  # today's stays
+
+
+def test_unopenable_ledger_is_a_config_error(upstream, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    config = {**two_provider_config(upstream), "usage": {"path": str(blocker / "usage.db")}}
+    gw = GatewayProcess(config, env=ENV)
+    done = gw.run_cli("--serve", "0", "--config", str(gw.config_path))
+    assert done.returncode == 2
+    assert "usage.path: cannot open the usage ledger" in done.stderr and "Traceback" not in done.stderr
