@@ -8,6 +8,7 @@ Python side of the hot path only; the real timings still come from run.py.
   python3 benchmarks/instructions.py                       # the working tree (src/)
   python3 benchmarks/instructions.py --rev HEAD~1 --rev HEAD   # two commits, side by side
   python3 benchmarks/instructions.py --stream -n 300       # streamed requests (5 content chunks)
+  python3 benchmarks/instructions.py --ledger off          # the usage ledger off (default: SQLite)
 
 Each target: start the mock (pinned to CPU 0) and the gateway under
 `valgrind --tool=callgrind --instr-atstart=no`, send 200 warm-up requests, switch counting on,
@@ -84,8 +85,13 @@ def measure(label, src, args, scratch):
     mock_base = f"http://127.0.0.1:{args.mock_port}"
     cfg = os.path.join(work, "llms.json")
     with open(cfg, "w") as f:
-        json.dump({"providers": {"mock": {"type": "OpenAiProvider", "base_url": mock_base, "api_key": "sk-mock",
-                                          "models": {args.model: args.model}}}}, f)
+        config = {"providers": {"mock": {"type": "OpenAiProvider", "base_url": mock_base, "api_key": "sk-mock",
+                                         "models": {args.model: args.model}}}}
+        if args.ledger == "off":
+            config["usage"] = False
+        elif args.ledger != "sqlite":
+            config["usage"] = {"dsn": args.ledger}
+        json.dump(config, f)
     out = os.path.join(work, "callgrind.out")
     for old in glob.glob(out + "*"):
         os.remove(old)
@@ -140,6 +146,8 @@ def main():
     ap.add_argument("--port", type=int, default=18400)
     ap.add_argument("--mock-port", type=int, default=18480)
     ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--ledger", default="sqlite",
+                    help="the usage ledger: sqlite (the default), off, or a postgresql:// DSN")
     ap.add_argument("--annotate", action="store_true", help="also print the top C functions")
     args = ap.parse_args()
     if not shutil.which("valgrind"):
@@ -155,7 +163,7 @@ def main():
     try:
         for rev in args.rev or [None]:
             src = source_tree(rev, scratch)
-            label = rev or "working tree"
+            label = (rev or "working tree") + ("" if args.ledger == "sqlite" else f" ledger={args.ledger[:10]}")
             r = measure(label, src, args, scratch)
             results.append(r)
             print(f"{label:24s} {'stream' if args.stream else 'non-stream'} c={args.connections}: "
