@@ -1,5 +1,5 @@
 """The architecture stays true: nothing imports upward (../shared/STYLE.md), only the
-composition root (`llms.app`, `llms.services`) imports `llms.config` and the storage backends,
+composition root (`llms.app`, `llms.services`, `llms.observability`) imports `llms.config` and the storage backends,
 the stream driver knows no wire format, no request-scoped string keys, and importing the
 provider registry imports no dialect."""
 
@@ -22,8 +22,10 @@ ALLOWED = {
     "config": {"core"},
     "usage": {"core"},
     "observe": {"core", "usage"},
-    "services": {"core", "server", "config", "usage", "observe"},
-    "app": {"core", "transport", "providers", "router", "server", "config", "usage", "services", "observe", "__init__"},
+    "observability": {"core", "router", "server", "config", "usage", "observe"},
+    "services": {"core", "server", "config", "usage", "observability"},
+    "app": {"core", "transport", "providers", "router", "server", "config", "usage", "services", "observe",
+            "observability", "__init__"},  # fmt: skip
     "cli": {"app", "core", "__init__"},  # core is imported by all (STYLE.md)
     "__main__": {"cli"},
     "__init__": set(),
@@ -97,7 +99,7 @@ def _modules_imported(path: Path) -> set[str]:
 
 def test_only_the_composition_root_picks_storage_and_config():
     """`config` and the storage backends are chosen at the edge (app, services) and handed down."""
-    roots = {SRC / "app.py", SRC / "services.py"}
+    roots = {SRC / "app.py", SRC / "services.py", SRC / "observability.py"}
     edge = ("llms.config", "llms.usage.sqlite", "llms.usage.postgres")
     problems = [
         f"{path.relative_to(SRC)} imports {mod}"

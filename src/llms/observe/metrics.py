@@ -71,6 +71,22 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
 
 
+# our codes for an attempt that got no HTTP answer (an upstream's own codes are not labels)
+TRANSPORT_RESULTS = frozenset({"upstream_connection_error", "upstream_timeout", "upstream_bad_response"})
+
+
+def attempt_result(a: Mapping[str, Any]) -> str:
+    """An attempt's `result` label, from a fixed set: `ok`; the status when the upstream
+    answered with an error (`429`, `503`, …: three digits at most); our transport code when
+    it did not answer; else `error`."""
+    if a["error"] is None:
+        return "ok"
+    status = a["status"]
+    if isinstance(status, int) and 100 <= status <= 599:
+        return str(status)
+    return a["error"] if a["error"] in TRANSPORT_RESULTS else "error"
+
+
 class Metrics:
     """The gateway's metrics. `observe(record)` once per finished request; `render()` per scrape."""
 
@@ -87,8 +103,10 @@ class Metrics:
         self.requests = Counter(f"{n}_requests", "Client requests, by the alias asked for, the provider that "
                                 "answered (or was tried last), status class and outcome.",
                                 ("model", "provider", "status", "outcome"), registry=reg)  # fmt: skip
-        self.attempts = Counter(f"{n}_upstream_attempts", "Tries at an upstream provider; result is ok or "
-                                "the gateway's error code.", ("provider", "result"), registry=reg)  # fmt: skip
+        self.attempts = Counter(f"{n}_upstream_attempts", "Tries at an upstream provider; result is ok, the "
+                                "HTTP status of an error answer, or why no answer came (upstream_timeout, "
+                                "upstream_connection_error, upstream_bad_response).", ("provider", "result"),
+                                registry=reg)  # fmt: skip
         self.failovers = Counter(f"{n}_failovers", "Moves from one provider to another within a request.",
                                  ("model",), registry=reg)  # fmt: skip
         self.duration = Histogram(f"{n}_request_duration_seconds", "Request arrival to the end of its answer.",
@@ -164,7 +182,7 @@ class Metrics:
         children = self._attempt_children
         previous = None
         for a in attempts:
-            key = (a["provider"], a["error"] or "ok")
+            key = (a["provider"], attempt_result(a))
             child = children.get(key)
             if child is None:
                 child = children[key] = self.attempts.labels(*key)
