@@ -176,7 +176,7 @@ for _ in range({n}):
     r.provider, r.status, r.duration_ms, r.prompt_tokens = "primary", 200, 100.0, 2
     r.attempts = [{{"provider": "primary", "status": 200, "error": None, "seconds": 0.09}}]
     metrics.observe(r)
-metrics.refresh()
+metrics.publish()
 if {render}:
     sys.stdout.write(metrics.render().decode())
 """
