@@ -9,6 +9,8 @@ Python side of the hot path only; the real timings still come from run.py.
   python3 benchmarks/instructions.py --rev HEAD~1 --rev HEAD   # two commits, side by side
   python3 benchmarks/instructions.py --stream -n 300       # streamed requests (5 content chunks)
   python3 benchmarks/instructions.py --ledger off          # the usage ledger off (default: SQLite)
+  python3 benchmarks/instructions.py --telemetry off       # no metrics (default: on); `traces`: also
+                                                           # spans, exported to the mock (which refuses them)
 
 Each target: start the mock (pinned to CPU 0) and the gateway under
 `valgrind --tool=callgrind --instr-atstart=no`, send 200 warm-up requests, switch counting on,
@@ -92,6 +94,10 @@ def measure(label, src, args, scratch):
             config["usage"] = False
         elif args.ledger != "sqlite":
             config["usage"] = {"dsn": args.ledger}
+        if args.telemetry == "off":
+            config["telemetry"] = False
+        elif args.telemetry == "traces":
+            config["telemetry"] = {"otlp_endpoint": mock_base}
         json.dump(config, f)
     out = os.path.join(work, "callgrind.out")
     for old in glob.glob(out + "*"):
@@ -152,6 +158,8 @@ def main():
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--ledger", default="sqlite",
                     help="the usage ledger: sqlite (the default), off, or a postgresql:// DSN")
+    ap.add_argument("--telemetry", default="on", choices=("on", "off", "traces"),
+                    help="metrics on (the default), off, or on with traces too")
     ap.add_argument("--annotate", action="store_true", help="also print the top C functions")
     args = ap.parse_args()
     if not shutil.which("valgrind"):
@@ -168,6 +176,7 @@ def main():
         for rev in args.rev or [None]:
             src = source_tree(rev, scratch)
             label = (rev or "working tree") + ("" if args.ledger == "sqlite" else f" ledger={args.ledger[:10]}")
+            label += "" if args.telemetry == "on" else f" telemetry={args.telemetry}"
             r = measure(label, src, args, scratch)
             results.append(r)
             print(f"{label:24s} {'stream' if args.stream else 'non-stream'} c={args.connections}: "

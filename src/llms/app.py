@@ -16,7 +16,6 @@ import gc
 import ipaddress
 import logging
 import logging.handlers
-import queue
 import signal
 import sys
 import time
@@ -30,12 +29,15 @@ from . import __version__
 from .config import PACKAGED, Config, ConfigError, init_home, load_config  # noqa: F401 (init_home: for the cli)
 from .config.reliability import ProviderReliability
 from .core.types import ProviderConfig
+from .observe.logs import LineLogger
+from .observe.logs import install as install_logging
 from .providers import Factory, Provider, ProviderConfigInvalid, ProviderUnavailable, factory_for, known_types
 from .router import DEFAULT_BUDGET, BreakerPolicy, ProviderPolicy, RetryPolicy, Router, RouterPolicy, Table
 from .server import CHAT, Current, Runtime, ServerSettings, make_app
 from .server.chat import ChatHandler
 from .server.usage_api import add_usage_routes
 from .services import open_services
+from .transport.scrub import Scrubber
 
 log = logging.getLogger("llms")
 
@@ -151,18 +153,27 @@ def runtime_for(gateway: Gateway) -> Runtime:
     )
 
 
-def setup_logging(verbose: bool) -> logging.handlers.QueueListener:
-    """Log records go through a queue to stderr on a thread: no logging I/O on the event loop."""
-    q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    listener = logging.handlers.QueueListener(q, handler)
-    root = logging.getLogger()
-    root.handlers[:] = [logging.handlers.QueueHandler(q)]
-    root.setLevel(logging.INFO if verbose else logging.WARNING)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    listener.start()
+def setup_logging(verbose: bool, log_format: str = "text") -> logging.handlers.QueueListener:
+    """Log records go through a queue to stderr on a thread: no logging I/O on the event loop.
+    `log_format` is `text` (human-readable) or `json` (one object per line); either way each
+    line about a request carries its id and no configured secret (`observe/logs.py`)."""
+    global _log_formatter
+    listener, _log_formatter = install_logging(log_format, logging.INFO if verbose else logging.WARNING)
     return listener
+
+
+_log_formatter: Any = None  # the formatter `setup_logging` installed: it learns the secrets to blank
+
+
+def redact_secrets(config: Config) -> None:
+    """Tell the log formatter every secret `config` holds (keys, credential headers), besides
+    those it knew: after a reload the old keys may still be on requests in flight."""
+    if _log_formatter is None:
+        return
+    secrets: list[str] = list(_log_formatter.secrets)
+    for pc in config.providers.values():
+        secrets += Scrubber.for_provider(pc.api_key, pc.headers, pc.base_url).secrets
+    _log_formatter.set_secrets(secrets)
 
 
 def is_loopback(host: str) -> bool:
@@ -227,8 +238,11 @@ class Live:
             old, old_table = self.gateway, self.router.swap(table_of(new))
             self.gateway = new
             self.current.runtime = runtime_for(new)  # swapped whole, never edited in place
+            redact_secrets(new.config)  # (the old keys stay blanked too: they may still be in flight)
             if new.config.usage != old.config.usage:
                 log.warning("config reload: the `usage` settings take effect at the next start")
+            if new.config.telemetry != old.config.telemetry:
+                log.warning("config reload: the `telemetry` settings take effect at the next start")
             log.warning(
                 "config reloaded from %s (%s): %d providers, %d models",
                 new.config.source,
@@ -286,7 +300,8 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
     config = load_config(config_path)
     for key in config.ignored:
         log.debug("llms.json: ignoring top-level key %r", key)
-    opened = open_services(config)  # process lifetime: reloads never rebuild it
+    redact_secrets(config)
+    opened = open_services(config, __version__)  # process lifetime: reloads never rebuild it
     try:
         gateway = build(config)
         await start_providers(gateway)
@@ -295,6 +310,7 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
         raise
     live = Live(gateway, config_path)
     app = make_app(live.router, ServerSettings(__version__, verbose), live.current, opened.services)
+    opened.observability.bind(live.router, app[CHAT], opened.sink)
     if opened.sink is not None:  # the read API (off: its paths answer 404, the analytics page says so)
         add_usage_routes(app, opened.sink)
     # shutdown() waits for the chat requests itself; aiohttp's own wait is for the rest
@@ -363,14 +379,15 @@ async def _until_idle(chat: ChatHandler, timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
-def run(config_path: str | None, host: str, port: int, verbose: bool) -> int:
-    listener = setup_logging(verbose)
+def run(config_path: str | None, host: str, port: int, verbose: bool, log_format: str = "text") -> int:
+    listener = setup_logging(verbose, log_format)
+    out: TextIO = sys.stdout if log_format != "json" else LineLogger(logging.getLogger("llms"))  # type: ignore[assignment]
     try:
         try:
             import uvloop
         except ImportError:
-            return asyncio.run(serve(config_path, host, port, verbose, sys.stdout))
-        return uvloop.run(serve(config_path, host, port, verbose, sys.stdout))
+            return asyncio.run(serve(config_path, host, port, verbose, out))
+        return uvloop.run(serve(config_path, host, port, verbose, out))
     except ConfigError as e:
         print(f"llms: bad config: {e}", file=sys.stderr)
         return 2

@@ -18,9 +18,9 @@ from typing import Any
 
 from .config import Config, ConfigError, home_dir
 from .config.usage import UsageSettings
+from .observability import Observability, open_observability, recorder
 from .server import Services
 from .usage import Sink
-from .usage.ledger import Ledger
 
 log = logging.getLogger("llms.usage")
 FORGET_EVERY = 3600.0
@@ -33,12 +33,14 @@ class Opened:
     services: Services
     sink: Sink | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    observability: Observability = field(default_factory=Observability)
 
     async def aclose(self) -> None:
         """Drain: every record queued so far is stored (or spooled) before this returns."""
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.observability.aclose()
         if self.sink is not None:
             await self.sink.aclose()
             stats = self.sink.stats()
@@ -57,19 +59,26 @@ def open_sink(settings: UsageSettings, home: Path | None = None) -> Sink:
     return SqliteSink(Path(settings.path).expanduser() if settings.path else home / "usage.db").start()
 
 
-def open_services(config: Config) -> Opened:
+def open_services(config: Config, version: str = "") -> Opened:
     settings = config.usage
-    if not settings.enabled:
-        return Opened(Services())
-    try:
-        sink = open_sink(settings)
-    except (OSError, sqlite3.Error) as e:  # a start-up error naming the setting, not a traceback
-        where = "usage.dsn" if settings.dsn else "usage.path"
-        raise ConfigError(config.source, where, f"cannot open the usage ledger: {e}") from None
-    ledger = Ledger(sink)
-    services = Services(record=ledger.record, store_content=settings.store_content, stats=lambda: asdict(sink.stats()))
-    opened = Opened(services, sink)
-    if settings.store_content:
+    observability = open_observability(config, version)
+    sink = None
+    if settings.enabled:
+        try:
+            sink = open_sink(settings)
+        except (OSError, sqlite3.Error) as e:  # a start-up error naming the setting, not a traceback
+            where = "usage.dsn" if settings.dsn else "usage.path"
+            raise ConfigError(config.source, where, f"cannot open the usage ledger: {e}") from None
+    services = Services(
+        record=recorder(sink, observability),
+        store_content=settings.enabled and settings.store_content,
+        stats=None if sink is None else lambda: asdict(sink.stats()),
+        trace=None if observability.tracing is None else observability.tracing.begin,
+        metrics=observability.render,
+        metrics_type=observability.content_type,
+    )
+    opened = Opened(services, sink, observability=observability)
+    if sink is not None and settings.store_content:
         opened.tasks.append(asyncio.ensure_future(_forget(sink, settings.retention_days)))
     return opened
 

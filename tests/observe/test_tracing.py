@@ -16,8 +16,8 @@ import pytest
 from llms.app import build, start_providers
 from llms.config.schema import parse_config
 from llms.core.outbound import Outbound, current_outbound
-from llms.core.types import Attempt
 from llms.observe.tracing import traces_endpoint, tracing_from
+from llms.server.call import new_record
 from llms.usage import UsageRecord
 
 from .. import fake_upstream as fu
@@ -68,13 +68,14 @@ async def test_failed_over_stream_span_tree(upstream: fu.FakeUpstream, receiver:
     tracing = tracing_from(receiver.url, {}, version="test")
     assert tracing is not None
     try:
-        attempt = Attempt(model="chat")
+        live = new_record("req_trace1")
+        live.model, live.stream = "chat", True
         body = {"model": "chat", "stream": True, "temperature": 0.5, "messages": [{"role": "user", "content": "hi"}]}
         headers = {"traceparent": f"00-{CLIENT_TRACE}-{CLIENT_PARENT}-01", "content-type": "application/json"}
-        trace = tracing.begin("req_trace1", headers, attempt, body)
+        trace = tracing.begin("req_trace1", headers, live, body)
         token = current_outbound.set(trace)
         try:
-            stream = await gateway.router.open_stream(body, attempt, None)
+            stream = await gateway.router.open_stream(body, live, None)
             chunks = [c async for c in stream]
         finally:
             current_outbound.reset(token)
@@ -99,7 +100,7 @@ async def test_failed_over_stream_span_tree(upstream: fu.FakeUpstream, receiver:
         "gen_ai.request.model": "chat",
         "gen_ai.request.temperature": 0.5,
         "llms.request_id": "req_trace1",
-        "llms.stream": False,  # the Attempt stand-in has no `stream`
+        "llms.stream": True,
         "http.response.status_code": 200,
         "llms.outcome": "ok",
         "gen_ai.provider.name": "secondary",
@@ -133,8 +134,9 @@ async def test_request_id_reaches_the_upstream_without_tracing(upstream: fu.Fake
     try:
         token = current_outbound.set(Outbound("client-id-42"))
         try:
-            await gateway.router.chat({"model": "chat", "messages": [{"role": "user", "content": "x"}]},
-                                      Attempt(model="chat"))  # fmt: skip
+            record = new_record()
+            record.model = "chat"
+            await gateway.router.chat({"model": "chat", "messages": [{"role": "user", "content": "x"}]}, record)
         finally:
             current_outbound.reset(token)
     finally:

@@ -15,6 +15,7 @@ access line's model, provider, status, latency_ms, …)."""
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
 import queue
@@ -112,6 +113,25 @@ class JsonFormatter(_Redacting):
         if _LINE_BREAKS.search(line):  # valid JSON unescaped, but line breaks to many readers
             line = _LINE_BREAKS.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
         return self.redact(line)
+
+
+class LineLogger(io.TextIOBase):
+    """A text stream whose every line becomes a log record: the start-up banner goes out as
+    JSON lines too when the logs are JSON, so a collector reading the output parses it all."""
+
+    def __init__(self, logger: logging.Logger, level: int = logging.WARNING) -> None:
+        self.logger, self.level, self._partial = logger, level, ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            if line.strip():
+                self.logger.log(self.level, "%s", line.strip())
+        return len(text)
 
 
 def install(fmt: str = "text", level: int = logging.WARNING, stream: TextIO | None = None) -> tuple[

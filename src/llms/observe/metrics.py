@@ -2,26 +2,29 @@
 read when they are scraped (`Sources`): nothing is counted inside the router or the failover
 loop. A process-lifetime service: a reload never resets a counter.
 
-Two modes, chosen by prometheus-client from the environment when it is first imported:
-- one process (the default): the metrics live in this object's own registry; `render()`
-  reads the gauges' sources and writes the text format;
-- `PROMETHEUS_MULTIPROC_DIR` set (several worker processes behind one port): every process
-  writes its values to files in that directory and `render()` — in whichever process the
-  scrape lands — merges them all; each process then publishes its gauges every second
-  (`refresh_every`), since a scrape cannot read another process's memory.
+The hot path is plain Python: `observe` adds to lists cached per label tuple (a histogram
+is `[sum, count per bucket…]`, its bucket found by `bisect`), ~1 µs a request. Going through
+prometheus-client's metric objects instead cost ~8 µs (a lock and a method call per
+increment; measured, see docs/observability.md). prometheus-client does the rest:
+
+- one process (the default): a collector turns the tallies and the gauges' sources into
+  metric families when `/metrics` is scraped;
+- `PROMETHEUS_MULTIPROC_DIR` set (several worker processes behind one port): each process
+  publishes what its tallies grew by into prometheus-client's metrics every second and at a
+  scrape (`publish`), which keep their values in files in that directory; a scrape — in
+  whichever process it lands — merges them all (`MultiProcessCollector`).
 
 Labels stay bounded: `model` is the alias the client asked for only when the routing table
 knows it (else `other`: a client cannot grow the series by sending made-up names),
-`provider` comes from the config, `status` is the class (`2xx` … `5xx`), `outcome` and
-an attempt's `result` are from fixed lists. Children are looked up once per label tuple
-and cached: a request costs a few dict lookups and counter increments (see docs/metrics.md).
-"""
+`provider` comes from the config, `status` is the class (`2xx` … `5xx`), `outcome` and an
+attempt's `result` come from fixed sets."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Container, Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,26 +34,55 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
-    ProcessCollector,
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.utils import floatToGoString
 
 from ..core.overhead import overhead_seconds
 from ..usage import SinkStats, UsageRecord
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 OTHER = "other"  # the model label of an alias the routing table does not know
-NONE = "none"  # the provider label of a request no provider was tried for
+NONE = "none"  # the provider label of a request no provider served
 MAX_MODELS = 1000  # a backstop on distinct model labels, should `known_models` be absent
-STATUS_CLASS = {0: NONE, 1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
+STATUS_CLASS = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 BREAKER_STATES = ("closed", "half-open", "open", "disabled")
+# our codes for an attempt that got no HTTP answer (an upstream's own codes are not labels)
+TRANSPORT_RESULTS = frozenset({"upstream_connection_error", "upstream_timeout", "upstream_bad_response"})
 
 # seconds; LLM answers take from tens of milliseconds to minutes
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 TTFT_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 # the gateway's own time: tens of microseconds to a few milliseconds
 OVERHEAD_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+
+# name, help, label names — the one list both modes expose
+REQUESTS = ("llms_requests", "Client requests, by the alias asked for, the provider that served it (none when "
+            "none did), status class and outcome.", ("model", "provider", "status", "outcome"))  # fmt: skip
+ATTEMPTS = ("llms_upstream_attempts", "Tries at an upstream provider; result is ok, the HTTP status of an "
+            "error answer, or why no answer came (upstream_timeout, upstream_connection_error, "
+            "upstream_bad_response).", ("provider", "result"))  # fmt: skip
+FAILOVERS = ("llms_failovers", "Moves from one provider to another within a request.", ("model",))
+DURATION = ("llms_request_duration_seconds", "Request arrival to the end of its answer.", ("model", "provider"))
+TTFT = ("llms_time_to_first_token_seconds", "Streamed requests: arrival to the first content chunk.",
+        ("model", "provider"))  # fmt: skip
+OVERHEAD = ("llms_gateway_overhead_seconds", "Answered requests: time in the gateway less the upstream "
+            "attempts' time (docs/observability.md).", ())  # fmt: skip
+TOKENS = ("llms_tokens", "Tokens the upstreams reported, by type (input, output).", ("model", "provider", "type"))
+DETAILS = ("llms_token_details", "Of those tokens: cached input and reasoning output (a part of "
+           "llms_tokens_total, not in addition to it).", ("model", "provider", "type"))  # fmt: skip
+COST = ("llms_cost_usd", "Cost in US dollars from the configured pricing (requests with a known cost).",
+        ("model", "provider"))  # fmt: skip
+IN_FLIGHT = ("llms_requests_in_flight", "Chat requests being handled now.", ())
+STREAMS = ("llms_streams_in_flight", "Streamed answers being forwarded now.", ())
+BREAKER = ("llms_breaker_state", "1 for the state each provider's breaker is in.", ("provider", "state"))
+QUEUED = ("llms_ledger_queued", "Ledger records waiting in memory to be written.", ())
+SPOOLED = ("llms_ledger_spooled", "Ledger records waiting in the local spool file.", ())
+LOST = ("llms_ledger_records_not_written", "Ledger records given up on (failed: a write error; dropped: "
+        "the queue was full or closed).", ("reason",))  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -71,126 +103,120 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
 
 
+def attempt_result(a: Mapping[str, Any]) -> str:
+    """An attempt's `result` label, from a fixed set: `ok`; the status when the upstream
+    answered with an error (`429`, `503`, …); our transport code when it did not answer."""
+    if a["error"] is None:
+        return "ok"
+    status = a["status"]
+    if isinstance(status, int) and 100 <= status <= 599:
+        return str(status)
+    return a["error"] if a["error"] in TRANSPORT_RESULTS else "error"
+
+
+def _histogram(buckets: tuple[float, ...]) -> list[float]:
+    """`[sum, count in bucket 0, …, count above the last bound]`."""
+    return [0.0] * (len(buckets) + 2)
+
+
 class Metrics:
     """The gateway's metrics. `observe(record)` once per finished request; `render()` per scrape."""
 
-    def __init__(self, sources: Sources | None = None, *, namespace: str = "llms") -> None:
+    def __init__(self, sources: Sources | None = None) -> None:
         self.sources = sources or Sources()
         self.multiprocess = multiprocess_dir() is not None
-        # In multiprocess mode the values live in files and a scrape collects them from there:
-        # registering the live objects too would count this process twice.
-        self.registry = CollectorRegistry(auto_describe=True)
-        reg = None if self.multiprocess else self.registry
-        if not self.multiprocess:
-            ProcessCollector(registry=self.registry)
-        n = namespace
-        self.requests = Counter(f"{n}_requests", "Client requests, by the alias asked for, the provider that "
-                                "answered (or was tried last), status class and outcome.",
-                                ("model", "provider", "status", "outcome"), registry=reg)  # fmt: skip
-        self.attempts = Counter(f"{n}_upstream_attempts", "Tries at an upstream provider; result is ok or "
-                                "the gateway's error code.", ("provider", "result"), registry=reg)  # fmt: skip
-        self.failovers = Counter(f"{n}_failovers", "Moves from one provider to another within a request.",
-                                 ("model",), registry=reg)  # fmt: skip
-        self.duration = Histogram(f"{n}_request_duration_seconds", "Request arrival to the end of its answer.",
-                                  ("model", "provider"), buckets=DURATION_BUCKETS, registry=reg)  # fmt: skip
-        self.ttft = Histogram(f"{n}_time_to_first_token_seconds", "Streamed requests: arrival to the first "
-                              "content chunk.", ("model", "provider"), buckets=TTFT_BUCKETS, registry=reg)  # fmt: skip
-        self.overhead = Histogram(f"{n}_gateway_overhead_seconds", "Answered requests: time in the gateway "
-                                  "less the upstream attempts' time (docs/metrics.md).",
-                                  buckets=OVERHEAD_BUCKETS, registry=reg)  # fmt: skip
-        self.tokens = Counter(f"{n}_tokens", "Tokens the upstreams reported, by type (input, output).",
-                              ("model", "provider", "type"), registry=reg)  # fmt: skip
-        self.token_details = Counter(f"{n}_token_details", "Of those tokens: cached input and reasoning "
-                                     "output (a part of llms_tokens_total, not in addition to it).",
-                                     ("model", "provider", "type"), registry=reg)  # fmt: skip
-        self.cost = Counter(f"{n}_cost_usd", "Cost in US dollars from the configured pricing (requests with "
-                            "a known cost only).", ("model", "provider"), registry=reg)  # fmt: skip
-        self.in_flight = Gauge(f"{n}_requests_in_flight", "Chat requests being handled now.", registry=reg,
-                               multiprocess_mode="livesum")  # fmt: skip
-        self.streams = Gauge(f"{n}_streams_in_flight", "Streamed answers being forwarded now.", registry=reg,
-                             multiprocess_mode="livesum")  # fmt: skip
-        self.breaker = Gauge(f"{n}_breaker_state", "1 for the state each provider's breaker is in.",
-                             ("provider", "state"), registry=reg, multiprocess_mode="liveall")  # fmt: skip
-        self.ledger_queued = Gauge(f"{n}_ledger_queued", "Records waiting in memory to be written.",
-                                   registry=reg, multiprocess_mode="livesum")  # fmt: skip
-        self.ledger_spooled = Gauge(f"{n}_ledger_spooled", "Records waiting in the local spool file.",
-                                    registry=reg, multiprocess_mode="livesum")  # fmt: skip
-        self.ledger_lost = Counter(f"{n}_ledger_records_not_written", "Records the ledger gave up on "
-                                   "(failed: a write error; dropped: the queue was full or closed).",
-                                   ("reason",), registry=reg)  # fmt: skip
-        self._children: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # (model, provider, status, outcome)
-        self._attempt_children: dict[tuple[str, str], Any] = {}  # (provider, result)
-        self._failover_children: dict[str, Any] = {}  # model
-        self._lost_seen = {"failed": 0, "dropped": 0}
+        # tallies: label tuple -> counts
+        self.requests: dict[tuple[str, str, str, str], list[float]] = {}
+        self.attempts: dict[tuple[str, str], list[float]] = {}
+        self.failovers: dict[str, list[float]] = {}
+        # (model, provider) -> [duration histogram, ttft histogram, [input, output, cached, reasoning], [cost]]
+        self.served: dict[tuple[str, str], list[list[float]]] = {}
+        self.overhead = _histogram(OVERHEAD_BUCKETS)
+        self._bundles: dict[tuple[str, str | None, int, str], tuple[list[float], list[list[float]], str]] = {}
         self._models: set[str] = set()
+        self.registry = CollectorRegistry(auto_describe=False)
+        if self.multiprocess:
+            self._shared = _Shared()
+        else:
+            self.registry.register(_Collector(self))
+            ProcessCollector(registry=self.registry)
 
     # -- per request ---------------------------------------------------------------------------
 
     def observe(self, r: UsageRecord) -> None:
-        """Count one finished request. Called once per request, after its answer went out."""
-        model = self._model_label(r.model)
-        provider = r.provider or NONE
-        children = self._children
-        key = (model, provider, r.status, r.outcome)
-        bundle = children.get(key)
+        """Count one finished request (on the event loop, after its answer went out)."""
+        key = (r.model, r.provider, r.status, r.outcome)
+        bundle = self._bundles.get(key)
         if bundle is None:
-            bundle = children[key] = self._bundle(model, provider, r.status, r.outcome)
-        count, duration, ttft, tokens, cost = bundle
-        count.inc()
+            bundle = self._bundle(*key)
+        count, (duration, ttft, tokens, cost), _ = bundle
+        count[0] += 1
         if r.duration_ms is not None:
-            duration.observe(r.duration_ms / 1000.0)
+            seconds = r.duration_ms / 1000.0
+            duration[0] += seconds
+            duration[bisect_left(DURATION_BUCKETS, seconds) + 1] += 1
         attempts = r.attempts
         if attempts:
-            self._attempts(model, attempts)
+            self._attempts(bundle, attempts)
+        answered = attempts and r.status < 400
         if r.stream:
             if r.ttft_ms is not None:
-                ttft.observe(r.ttft_ms / 1000.0)
-                if attempts and r.status < 400:
-                    self.overhead.observe(overhead_seconds(r.ttft_ms / 1000.0, attempts))
-        elif r.duration_ms is not None and attempts and r.status < 400:
-            self.overhead.observe(overhead_seconds(r.duration_ms / 1000.0, attempts))
+                seconds = r.ttft_ms / 1000.0
+                ttft[0] += seconds
+                ttft[bisect_left(TTFT_BUCKETS, seconds) + 1] += 1
+                if answered:
+                    self._overhead(overhead_seconds(seconds, attempts))
+        elif answered and r.duration_ms is not None:
+            self._overhead(overhead_seconds(r.duration_ms / 1000.0, attempts))
         if r.prompt_tokens:
-            tokens[0].inc(r.prompt_tokens)
+            tokens[0] += r.prompt_tokens
         if r.completion_tokens:
-            tokens[1].inc(r.completion_tokens)
+            tokens[1] += r.completion_tokens
         if r.cached_tokens:
-            tokens[2].inc(r.cached_tokens)
+            tokens[2] += r.cached_tokens
         if r.reasoning_tokens:
-            tokens[3].inc(r.reasoning_tokens)
+            tokens[3] += r.reasoning_tokens
         if r.cost:
-            cost.inc(r.cost)
+            cost[0] += r.cost
 
-    def _attempts(self, model: str, attempts: list[Any]) -> None:
-        children = self._attempt_children
+    def _overhead(self, seconds: float) -> None:
+        h = self.overhead
+        h[0] += seconds
+        h[bisect_left(OVERHEAD_BUCKETS, seconds) + 1] += 1
+
+    def _attempts(self, bundle: Any, attempts: list[Any]) -> None:
+        tallies = self.attempts
         previous = None
         for a in attempts:
-            key = (a["provider"], a["error"] or "ok")
-            child = children.get(key)
-            if child is None:
-                child = children[key] = self.attempts.labels(*key)
-            child.inc()
+            key = (a["provider"], attempt_result(a))
+            tally = tallies.get(key)
+            if tally is None:
+                tally = tallies[key] = [0.0]
+            tally[0] += 1
             if previous is not None and a["provider"] != previous:
-                f = self._failover_children.get(model)
+                model = bundle[2]
+                f = self.failovers.get(model)
                 if f is None:
-                    f = self._failover_children[model] = self.failovers.labels(model)
-                f.inc()
+                    f = self.failovers[model] = [0.0]
+                f[0] += 1
             previous = a["provider"]
 
-    def _bundle(self, model: str, provider: str, status: int, outcome: str) -> tuple[Any, ...]:
-        """The children one (model, provider, status, outcome) request touches, built once."""
-        tokens = (
-            self.tokens.labels(model, provider, "input"),
-            self.tokens.labels(model, provider, "output"),
-            self.token_details.labels(model, provider, "cached"),
-            self.token_details.labels(model, provider, "reasoning"),
-        )
-        return (
-            self.requests.labels(model, provider, STATUS_CLASS.get(status // 100, NONE), outcome),
-            self.duration.labels(model, provider),
-            self.ttft.labels(model, provider),
-            tokens,
-            self.cost.labels(model, provider),
-        )
+    def _bundle(
+        self, model: str, provider: str | None, status: int, outcome: str
+    ) -> tuple[list[float], list[list[float]], str]:
+        """The tallies one (model, provider, status, outcome) request touches, found once."""
+        label = self._model_label(model)
+        served = provider or NONE
+        count = self.requests.setdefault((label, served, STATUS_CLASS.get(status // 100, NONE), outcome), [0.0])
+        per = self.served.get((label, served))
+        if per is None:
+            per = self.served[(label, served)] = [
+                _histogram(DURATION_BUCKETS), _histogram(TTFT_BUCKETS), [0.0] * 4, [0.0]
+            ]  # fmt: skip
+        bundle = (count, per, label)
+        if label != OTHER:  # (a name the table does not know is neither cached nor kept)
+            self._bundles[(model, provider, status, outcome)] = bundle
+        return bundle
 
     def _model_label(self, model: str) -> str:
         known = self.sources.known_models
@@ -205,43 +231,187 @@ class Metrics:
 
     # -- per scrape ----------------------------------------------------------------------------
 
-    def refresh(self) -> None:
-        """Publish what the gauges' sources say now."""
-        s = self.sources
-        if s.requests is not None:
-            self.in_flight.set(s.requests())
-        if s.streams is not None:
-            self.streams.set(s.streams())
-        if s.breakers is not None:
-            for provider, state in s.breakers().items():
-                for candidate in BREAKER_STATES:
-                    self.breaker.labels(provider, candidate).set(1 if candidate == state else 0)
-        stats = s.ledger() if s.ledger is not None else None
-        if stats is not None:
-            self.ledger_queued.set(stats.queued)
-            self.ledger_spooled.set(stats.spooled)
-            for reason, now in (("failed", stats.failed), ("dropped", stats.dropped)):
-                grown = now - self._lost_seen[reason]
-                if grown > 0:
-                    self.ledger_lost.labels(reason).inc(grown)
-                    self._lost_seen[reason] = now
-
     def render(self) -> bytes:
         """The text exposition format of every metric (of every worker, in multiprocess mode)."""
-        self.refresh()
         if not self.multiprocess:
             return generate_latest(self.registry)
+        self.publish()
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)
 
+    def publish(self) -> None:
+        """Multiprocess mode: hand what grew since the last call to the shared files."""
+        self._shared.publish(self)
+
     async def refresh_every(self, interval: float = 1.0) -> None:
-        """Multiprocess mode: keep this process's gauges current for a scrape elsewhere."""
+        """Multiprocess mode: keep this process's share current for a scrape elsewhere."""
         while True:
-            self.refresh()
+            self.publish()
             await asyncio.sleep(interval)
 
     def close(self) -> None:
         """Multiprocess mode: this process's live gauges leave the merged view."""
         if self.multiprocess:
+            self.publish()
             multiprocess.mark_process_dead(os.getpid())
+
+    def gauges(self) -> dict[str, Any]:
+        """What the sources say now: in flight, breakers, the ledger."""
+        s = self.sources
+        stats = s.ledger() if s.ledger is not None else None
+        return {
+            "requests": s.requests() if s.requests is not None else None,
+            "streams": s.streams() if s.streams is not None else None,
+            "breakers": s.breakers() if s.breakers is not None else {},
+            "ledger": stats,
+        }
+
+
+def _counter(spec: tuple[str, str, tuple[str, ...]], tallies: Mapping[Any, list[float]]) -> CounterMetricFamily:
+    name, doc, labels = spec
+    family = CounterMetricFamily(name, doc, labels=labels)
+    for key, tally in tallies.items():
+        family.add_metric(key if isinstance(key, tuple) else (key,), tally[0])
+    return family
+
+
+def _buckets(bounds: tuple[float, ...], h: list[float]) -> list[tuple[str, float]]:
+    out, total = [], 0.0
+    for bound, n in zip((*bounds, float("inf")), h[1:], strict=True):
+        total += n
+        out.append((floatToGoString(bound), total))
+    return out
+
+
+class _Collector:
+    """One process: the tallies and gauges as metric families, built at scrape time."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.m = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.m
+        yield _counter(REQUESTS, m.requests)
+        yield _counter(ATTEMPTS, m.attempts)
+        yield _counter(FAILOVERS, m.failovers)
+        families = {
+            "duration": HistogramMetricFamily(DURATION[0], DURATION[1], labels=DURATION[2]),
+            "ttft": HistogramMetricFamily(TTFT[0], TTFT[1], labels=TTFT[2]),
+            "tokens": CounterMetricFamily(TOKENS[0], TOKENS[1], labels=TOKENS[2]),
+            "details": CounterMetricFamily(DETAILS[0], DETAILS[1], labels=DETAILS[2]),
+            "cost": CounterMetricFamily(COST[0], COST[1], labels=COST[2]),
+        }
+        for labels, (duration, ttft, tokens, cost) in m.served.items():
+            families["duration"].add_metric(labels, _buckets(DURATION_BUCKETS, duration), duration[0])
+            if sum(ttft[1:]):
+                families["ttft"].add_metric(labels, _buckets(TTFT_BUCKETS, ttft), ttft[0])
+            families["tokens"].add_metric((*labels, "input"), tokens[0])
+            families["tokens"].add_metric((*labels, "output"), tokens[1])
+            families["details"].add_metric((*labels, "cached"), tokens[2])
+            families["details"].add_metric((*labels, "reasoning"), tokens[3])
+            families["cost"].add_metric(labels, cost[0])
+        yield from families.values()
+        overhead = HistogramMetricFamily(OVERHEAD[0], OVERHEAD[1])
+        overhead.add_metric((), _buckets(OVERHEAD_BUCKETS, m.overhead), m.overhead[0])
+        yield overhead
+        yield from _gauge_families(m.gauges())
+
+
+def _gauge_families(g: Mapping[str, Any]) -> Iterator[Metric]:
+    if g["requests"] is not None:
+        yield GaugeMetricFamily(IN_FLIGHT[0], IN_FLIGHT[1], value=g["requests"])
+    if g["streams"] is not None:
+        yield GaugeMetricFamily(STREAMS[0], STREAMS[1], value=g["streams"])
+    breaker = GaugeMetricFamily(BREAKER[0], BREAKER[1], labels=BREAKER[2])
+    for provider, state in g["breakers"].items():
+        for candidate in BREAKER_STATES:
+            breaker.add_metric((provider, candidate), 1 if candidate == state else 0)
+    yield breaker
+    stats: SinkStats | None = g["ledger"]
+    if stats is not None:
+        yield GaugeMetricFamily(QUEUED[0], QUEUED[1], value=stats.queued)
+        yield GaugeMetricFamily(SPOOLED[0], SPOOLED[1], value=stats.spooled)
+        lost = CounterMetricFamily(LOST[0], LOST[1], labels=LOST[2])
+        lost.add_metric(("failed",), stats.failed)
+        lost.add_metric(("dropped",), stats.dropped)
+        yield lost
+
+
+class _Shared:
+    """Multiprocess mode: prometheus-client's metrics (values in PROMETHEUS_MULTIPROC_DIR),
+    given what each tally grew by since the last `publish`."""
+
+    def __init__(self) -> None:
+        def counter(spec: tuple[str, str, tuple[str, ...]]) -> Counter:
+            return Counter(spec[0], spec[1], spec[2], registry=None)
+
+        def gauge(spec: tuple[str, str, tuple[str, ...]], mode: str = "livesum") -> Gauge:
+            return Gauge(spec[0], spec[1], spec[2], registry=None, multiprocess_mode=mode)
+
+        self.requests, self.attempts, self.failovers = counter(REQUESTS), counter(ATTEMPTS), counter(FAILOVERS)
+        self.duration = Histogram(*DURATION, buckets=DURATION_BUCKETS, registry=None)
+        self.ttft = Histogram(*TTFT, buckets=TTFT_BUCKETS, registry=None)
+        self.overhead = Histogram(*OVERHEAD, buckets=OVERHEAD_BUCKETS, registry=None)
+        self.tokens, self.details, self.cost = counter(TOKENS), counter(DETAILS), counter(COST)
+        self.in_flight, self.streams, self.queued, self.spooled = gauge(IN_FLIGHT), gauge(STREAMS), gauge(
+            QUEUED), gauge(SPOOLED)  # fmt: skip
+        self.breaker = gauge(BREAKER, "liveall")
+        self.lost = counter(LOST)
+        self.seen: dict[Any, list[float]] = {}  # (tally id) -> the values last published
+
+    def _grown(self, key: Any, now: list[float]) -> list[float]:
+        before = self.seen.get(key)
+        if before is None:
+            before = [0.0] * len(now)
+        self.seen[key] = list(now)
+        return [a - b for a, b in zip(now, before, strict=True)]
+
+    def _count(self, metric: Counter, name: str, tallies: Mapping[Any, list[float]]) -> None:
+        for key, tally in tallies.items():
+            (d,) = self._grown((name, key), tally)
+            if d:
+                metric.labels(*(key if isinstance(key, tuple) else (key,))).inc(d)
+
+    def _histogram(self, child: Any, key: Any, h: list[float]) -> None:
+        d = self._grown(key, h)
+        if any(d[1:]):
+            child._sum.inc(d[0])  # (prometheus-client's own parts: there is no public add-n)
+            for bucket, n in zip(child._buckets, d[1:], strict=True):
+                if n:
+                    bucket.inc(n)
+
+    def publish(self, m: Metrics) -> None:
+        self._count(self.requests, "requests", m.requests)
+        self._count(self.attempts, "attempts", m.attempts)
+        self._count(self.failovers, "failovers", m.failovers)
+        for labels, (duration, ttft, tokens, cost) in list(m.served.items()):
+            self._histogram(self.duration.labels(*labels), ("duration", labels), duration)
+            self._histogram(self.ttft.labels(*labels), ("ttft", labels), ttft)
+            d = self._grown(("tokens", labels), tokens)
+            for kind, n in zip(("input", "output"), d[:2], strict=True):
+                if n:
+                    self.tokens.labels(*labels, kind).inc(n)
+            for kind, n in zip(("cached", "reasoning"), d[2:], strict=True):
+                if n:
+                    self.details.labels(*labels, kind).inc(n)
+            (c,) = self._grown(("cost", labels), cost)
+            if c:
+                self.cost.labels(*labels).inc(c)
+        self._histogram(self.overhead, "overhead", m.overhead)
+        g = m.gauges()
+        if g["requests"] is not None:
+            self.in_flight.set(g["requests"])
+        if g["streams"] is not None:
+            self.streams.set(g["streams"])
+        for provider, state in g["breakers"].items():
+            for candidate in BREAKER_STATES:
+                self.breaker.labels(provider, candidate).set(1 if candidate == state else 0)
+        stats: SinkStats | None = g["ledger"]
+        if stats is not None:
+            self.queued.set(stats.queued)
+            self.spooled.set(stats.spooled)
+            for reason, now in (("failed", stats.failed), ("dropped", stats.dropped)):
+                (d,) = self._grown(("lost", reason), [float(now)])
+                if d > 0:
+                    self.lost.labels(reason).inc(d)

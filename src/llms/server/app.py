@@ -17,6 +17,7 @@ from ..core.errors import NotFound
 from ..router import Router
 from .chat import ChatHandler
 from .errors import error_middleware
+from .metrics_api import add_metrics_route
 from .runtime import Current, Services
 from .ui import UiAssets
 
@@ -148,6 +149,8 @@ def make_app(
     app.router.add_get("/health/ready", routes.ready)
     app.router.add_get("/", routes.index)
     app.router.add_get("/ui/{path:.+}", routes.ui.asset)
+    if services.metrics is not None:
+        add_metrics_route(app, services.metrics, services.metrics_type)
     app[ROUTER] = router
     app[CHAT] = chat
     app[CURRENT] = current

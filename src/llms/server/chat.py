@@ -22,11 +22,13 @@ from typing import Any, cast
 from aiohttp import web
 
 from ..core.errors import GatewayError
+from ..core.outbound import REQUEST_ID_HEADER, Outbound, current_outbound
 from ..core.types import RequestRecord
 from ..router import Router
 from . import openai_chat as codec
 from .call import new_record
 from .driver import SHUTTING_DOWN, StreamDriver, outcome_of
+from .request_id import accept_request_id
 from .runtime import Current, Services
 
 access_log = logging.getLogger("llms.access")
@@ -45,7 +47,10 @@ class ChatHandler:
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         task = cast("asyncio.Task[Any]", asyncio.current_task())  # (a handler always runs in one)
         self.active.add(task)
-        record = new_record()
+        record = new_record(accept_request_id(request.headers.get(REQUEST_ID_HEADER)))
+        # every upstream request of this one carries its id, and so does every log line about it
+        # (aiohttp runs each request in a task of its own: the variable never leaks into another)
+        current_outbound.set(Outbound(record.id))
         try:
             return await self._handle(request, record)
         except GatewayError as e:
@@ -76,6 +81,9 @@ class ChatHandler:
     async def _handle(self, request: web.Request, record: RequestRecord) -> web.StreamResponse:
         runtime = self.current.runtime
         call = await codec.parse(request, runtime.max_size, record)
+        trace = self.services.trace
+        if trace is not None:  # tracing on: the request's span, and a child span per attempt
+            current_outbound.set(trace(record.id, request.headers, record, call.body))
         content = self.services.store_content
         if record.stream:
             opening = self.router.open_stream(call.body, record, call.budget)
@@ -115,8 +123,11 @@ def log_chat(record: RequestRecord) -> None:
         status_text = f"200+error({error.status})"
     else:
         status_text = str(status)
-    ttft = f"{(record.first_chunk_at - record.started) * 1000:.1f}ms" if record.first_chunk_at else "-"
+    ttft_ms = (record.first_chunk_at - record.started) * 1000 if record.first_chunk_at else None
+    ttft = "-" if ttft_ms is None else f"{ttft_ms:.1f}ms"
+    latency_ms = (time.perf_counter() - record.started) * 1000
     usage = record.usage or {}
+    error_text = (error.message if isinstance(error, GatewayError) else str(error)) if error else None
     access_log.info(
         "%s model=%s tried=%s provider=%s status=%s latency=%.1fms ttft=%s tokens=%s/%s%s",
         record.id,
@@ -124,9 +135,31 @@ def log_chat(record: RequestRecord) -> None:
         ",".join(record.tried) or "-",
         record.provider if status < 400 else "-",
         status_text,
-        (time.perf_counter() - record.started) * 1000,
+        latency_ms,
         ttft,
         usage.get("prompt_tokens", "-"),
         usage.get("completion_tokens", "-"),
-        f" error={error.message if isinstance(error, GatewayError) else error!s}" if error else "",
+        f" error={error_text}" if error else "",
+        extra={"fields": _fields(record, status, latency_ms, ttft_ms, error_text)},
     )
+
+
+def _fields(
+    record: RequestRecord, status: int, latency_ms: float, ttft_ms: float | None, error: str | None
+) -> dict[str, Any]:
+    """The access line's facts, typed, for `--log-format json`."""
+    usage = record.usage or {}
+    return {
+        "request_id": record.id,
+        "model": record.model or None,
+        "tried": record.tried,
+        "provider": record.provider if status < 400 else None,
+        "status": status,
+        "outcome": record.outcome,
+        "stream": record.stream,
+        "latency_ms": round(latency_ms, 3),
+        "ttft_ms": None if ttft_ms is None else round(ttft_ms, 3),
+        "prompt_tokens": usage.get("prompt_tokens"),
+        "completion_tokens": usage.get("completion_tokens"),
+        "error": error,
+    }

@@ -47,6 +47,7 @@ class StreamDriver:
 
     def __init__(self) -> None:
         self.cutting = False
+        self.streams = 0  # answers being streamed now (past the commit point), for /metrics
 
     async def run(
         self,
@@ -69,6 +70,7 @@ class StreamDriver:
         beat = Heartbeat(request, response, keepalive, write_timeout)
         acc = StreamAccumulator(content=content)
         stream = None
+        counted = False
         try:
             try:
                 stream = await opening
@@ -79,6 +81,8 @@ class StreamDriver:
                 beat.started = True
                 await response.prepare(request)
             record.status = 200
+            self.streams += 1
+            counted = True
             encode = codec.chunk_encoder(call)
             write = response.write
             add = acc.add
@@ -114,6 +118,8 @@ class StreamDriver:
             await _end_in_band(response, codec.error(SHUTTING_DOWN))
         finally:
             beat.stop()
+            if counted:
+                self.streams -= 1
             record.usage = acc.usage
             if content:
                 record.content = {"request": call.body, "response": acc.result()}

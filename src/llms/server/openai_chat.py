@@ -19,11 +19,13 @@ import orjson
 from aiohttp import web
 
 from ..core.errors import GatewayError, InvalidRequest, PayloadTooLarge
+from ..core.overhead import overhead_seconds
 from ..core.types import Chunk, RequestRecord
 from .call import Call
 
 API = "chat.completions"
 BUDGET_HEADER = "x-llms-timeout"
+OVERHEAD_HEADER = "x-llms-overhead-ms"
 DONE = b"data: [DONE]\n\n"
 _NULL_USAGE = b',"usage":null'
 
@@ -139,9 +141,13 @@ def headers(record: RequestRecord) -> dict[str, str]:
 
 
 def answer(result: dict[str, Any], record: RequestRecord) -> web.Response:
-    """A non-streamed answer: the upstream's completion with llms.py's metadata."""
+    """A non-streamed answer: the upstream's completion with llms.py's metadata, and
+    `x-llms-overhead-ms`: the gateway's own time on it so far (`core/overhead.py`)."""
     add_metadata(result, record)
-    return web.Response(body=orjson.dumps(result), content_type="application/json", headers=headers(record))
+    body = orjson.dumps(result)
+    out = headers(record)
+    out[OVERHEAD_HEADER] = f"{overhead_seconds(time.perf_counter() - record.started, record.attempts) * 1000:.3f}"
+    return web.Response(body=body, content_type="application/json", headers=out)
 
 
 def add_metadata(result: dict[str, Any], record: RequestRecord) -> None:

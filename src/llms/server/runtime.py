@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.outbound import Outbound
 from ..core.types import RequestRecord
 
 
@@ -38,8 +39,14 @@ class Current:
 class Services:
     """Process-lifetime services. `record` takes every finished request's record (off the hot
     path: it only queues); `store_content` asks the pipeline to keep the messages on it;
-    `stats` reports the ledger for /status."""
+    `stats` reports the ledger for /status; `trace` and `metrics` are the observability
+    services (`llms.observe`), each None when off."""
 
     record: Callable[[RequestRecord], None] | None = None
     store_content: bool = False
     stats: Callable[[], Mapping[str, Any]] | None = None
+    # tracing on: opens a request's span once its model is known (id, client headers, record,
+    # body) and returns the `Outbound` its upstream requests go out with
+    trace: Callable[[str, Mapping[str, str], RequestRecord, Mapping[str, Any]], Outbound] | None = None
+    metrics: Callable[[], bytes] | None = None  # GET /metrics: the exposition text
+    metrics_type: str = "text/plain; charset=utf-8"
