@@ -295,23 +295,21 @@ class _Collector:
         yield _counter(REQUESTS, m.requests)
         yield _counter(ATTEMPTS, m.attempts)
         yield _counter(FAILOVERS, m.failovers)
-        families = {
-            "duration": HistogramMetricFamily(DURATION[0], DURATION[1], labels=DURATION[2]),
-            "ttft": HistogramMetricFamily(TTFT[0], TTFT[1], labels=TTFT[2]),
-            "tokens": CounterMetricFamily(TOKENS[0], TOKENS[1], labels=TOKENS[2]),
-            "details": CounterMetricFamily(DETAILS[0], DETAILS[1], labels=DETAILS[2]),
-            "cost": CounterMetricFamily(COST[0], COST[1], labels=COST[2]),
-        }
+        duration_f = HistogramMetricFamily(DURATION[0], DURATION[1], labels=DURATION[2])
+        ttft_f = HistogramMetricFamily(TTFT[0], TTFT[1], labels=TTFT[2])
+        tokens_f = CounterMetricFamily(TOKENS[0], TOKENS[1], labels=TOKENS[2])
+        details_f = CounterMetricFamily(DETAILS[0], DETAILS[1], labels=DETAILS[2])
+        cost_f = CounterMetricFamily(COST[0], COST[1], labels=COST[2])
         for labels, (duration, ttft, tokens, cost) in m.served.items():
-            families["duration"].add_metric(labels, _buckets(DURATION_BUCKETS, duration), duration[0])
+            duration_f.add_metric(labels, _buckets(DURATION_BUCKETS, duration), duration[0])
             if sum(ttft[1:]):
-                families["ttft"].add_metric(labels, _buckets(TTFT_BUCKETS, ttft), ttft[0])
-            families["tokens"].add_metric((*labels, "input"), tokens[0])
-            families["tokens"].add_metric((*labels, "output"), tokens[1])
-            families["details"].add_metric((*labels, "cached"), tokens[2])
-            families["details"].add_metric((*labels, "reasoning"), tokens[3])
-            families["cost"].add_metric(labels, cost[0])
-        yield from families.values()
+                ttft_f.add_metric(labels, _buckets(TTFT_BUCKETS, ttft), ttft[0])
+            tokens_f.add_metric((*labels, "input"), tokens[0])
+            tokens_f.add_metric((*labels, "output"), tokens[1])
+            details_f.add_metric((*labels, "cached"), tokens[2])
+            details_f.add_metric((*labels, "reasoning"), tokens[3])
+            cost_f.add_metric(labels, cost[0])
+        yield from (duration_f, ttft_f, tokens_f, details_f, cost_f)
         overhead = HistogramMetricFamily(OVERHEAD[0], OVERHEAD[1])
         overhead.add_metric((), _buckets(OVERHEAD_BUCKETS, m.overhead), m.overhead[0])
         yield overhead
@@ -346,7 +344,7 @@ class _Shared:
         def counter(spec: tuple[str, str, tuple[str, ...]]) -> Counter:
             return Counter(spec[0], spec[1], spec[2], registry=None)
 
-        def gauge(spec: tuple[str, str, tuple[str, ...]], mode: str = "livesum") -> Gauge:
+        def gauge(spec: tuple[str, str, tuple[str, ...]], mode: Any = "livesum") -> Gauge:
             return Gauge(spec[0], spec[1], spec[2], registry=None, multiprocess_mode=mode)
 
         self.requests, self.attempts, self.failovers = counter(REQUESTS), counter(ATTEMPTS), counter(FAILOVERS)
@@ -411,7 +409,7 @@ class _Shared:
         if stats is not None:
             self.queued.set(stats.queued)
             self.spooled.set(stats.spooled)
-            for reason, now in (("failed", stats.failed), ("dropped", stats.dropped)):
-                (d,) = self._grown(("lost", reason), [float(now)])
-                if d > 0:
-                    self.lost.labels(reason).inc(d)
+            for reason, total in (("failed", stats.failed), ("dropped", stats.dropped)):
+                (grown,) = self._grown(("lost", reason), [float(total)])
+                if grown > 0:
+                    self.lost.labels(reason).inc(grown)
