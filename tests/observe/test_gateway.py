@@ -137,6 +137,11 @@ def test_request_ids_and_the_overhead_header(gateway: GatewayProcess, upstream: 
     assert s.headers["x-request-id"] == "s-1" and "x-llms-overhead-ms" not in s.headers
     e = post(gateway, {"model": "chat"}, headers={"x-request-id": "e-1"})
     assert e.status_code == 400 and e.headers["x-request-id"] == "e-1"
+    assert float(e.headers["x-llms-overhead-ms"]) >= 0  # an error is a non-streamed answer too
+    upstream.on("primary", "shared", fu.error(500))
+    upstream.on("secondary", "shared", fu.error(503))
+    failed = post(gateway, {"model": "shared", "messages": MSG})
+    assert failed.status_code == 502 and float(failed.headers["x-llms-overhead-ms"]) >= 0
 
 
 def test_tracing_off_never_imports_opentelemetry(gateway: GatewayProcess) -> None:

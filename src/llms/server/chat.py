@@ -112,7 +112,9 @@ class ChatHandler:
 def _failed(record: RequestRecord, error: GatewayError) -> web.Response:
     record.status, record.error = error.status, error
     record.outcome = outcome_of(error)
-    return codec.error_response(error, record.id)
+    response = codec.error_response(error, record.id)
+    response.headers[codec.OVERHEAD_HEADER] = codec.overhead_ms(record)  # (errors are answers too)
+    return response
 
 
 def log_chat(record: RequestRecord) -> None:

@@ -146,8 +146,13 @@ def answer(result: dict[str, Any], record: RequestRecord) -> web.Response:
     add_metadata(result, record)
     body = orjson.dumps(result)
     out = headers(record)
-    out[OVERHEAD_HEADER] = f"{overhead_seconds(time.perf_counter() - record.started, record.attempts) * 1000:.3f}"
+    out[OVERHEAD_HEADER] = overhead_ms(record)
     return web.Response(body=body, content_type="application/json", headers=out)
+
+
+def overhead_ms(record: RequestRecord) -> str:
+    """`x-llms-overhead-ms`: the request's time so far less its upstream attempts'."""
+    return f"{overhead_seconds(time.perf_counter() - record.started, record.attempts) * 1000:.3f}"
 
 
 def add_metadata(result: dict[str, Any], record: RequestRecord) -> None:
