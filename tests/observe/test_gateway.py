@@ -224,3 +224,16 @@ def test_json_logs_parse_line_by_line_and_hold_no_key(upstream: fu.FakeUpstream)
     text = gw.output()
     assert "sk-primary-secret" not in text and "sk-secondary-secret" not in text
     assert not any(line.startswith("2026-01-01") for line in lines)
+
+
+def test_a_retried_request_id_keeps_a_ledger_record_per_try(gateway: GatewayProcess, upstream: fu.FakeUpstream) -> None:
+    upstream.on("primary", "p-chat", fu.reply("hi"))
+    first = post(gateway, {"model": "chat", "messages": MSG}, headers={"x-request-id": "retried-1"})
+    again = post(gateway, {"model": "chat", "messages": MSG}, headers={"x-request-id": "retried-1"})
+    assert (first.headers["x-request-id"], again.headers["x-request-id"]) == ("retried-1", "retried-1.2")
+    for rid in ("retried-1", "retried-1.2"):
+        end = time.monotonic() + 10
+        while (r := httpx.get(f"{gateway.url}/usage/requests/{rid}", timeout=5)).status_code == 404:
+            assert time.monotonic() < end, f"record {rid} never stored"
+            time.sleep(0.05)
+        assert r.json()["id"] == rid

@@ -6,7 +6,8 @@ import pytest
 
 from llms.config import ConfigError, parse_config
 from llms.core.overhead import overhead_seconds
-from llms.server.request_id import accept_request_id
+from llms.server import request_id
+from llms.server.request_id import RequestIds, accept_request_id
 
 
 @pytest.mark.parametrize(
@@ -22,6 +23,19 @@ def test_a_safe_client_id_is_kept(sent: str) -> None:
 def test_an_unsafe_client_id_is_replaced(sent: str | None) -> None:
     got = accept_request_id(sent)
     assert got != sent and got.startswith("req_") and len(got) == 36
+
+
+def test_a_reused_client_id_gets_a_suffix_so_each_try_keeps_its_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = RequestIds()
+    assert [ids.accept("abc"), ids.accept("abc"), ids.accept("abc"), ids.accept("xyz")] == [
+        "abc", "abc.2", "abc.3", "xyz"
+    ]  # fmt: skip
+    assert ids.accept(None).startswith("req_") and ids.accept("bad id").startswith("req_")
+    monkeypatch.setattr(request_id, "RECENT", 2)
+    small = RequestIds()
+    for i in ("a", "b", "c"):  # "a" is forgotten once three are remembered
+        small.accept(i)
+    assert (small.accept("a"), small.accept("c")) == ("a", "c.2")
 
 
 def test_overhead_is_elapsed_less_the_attempts() -> None:

@@ -28,7 +28,7 @@ from ..router import Router
 from . import openai_chat as codec
 from .call import new_record
 from .driver import SHUTTING_DOWN, StreamDriver, outcome_of
-from .request_id import accept_request_id
+from .request_id import RequestIds
 from .runtime import Current, Services
 
 access_log = logging.getLogger("llms.access")
@@ -42,12 +42,13 @@ class ChatHandler:
         self.services = services
         self.verbose = verbose
         self.driver = StreamDriver()
+        self.ids = RequestIds()  # a client's `x-request-id`, made unique among the recent ones
         self.active: set[asyncio.Task[Any]] = set()  # chat requests being handled
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         task = cast("asyncio.Task[Any]", asyncio.current_task())  # (a handler always runs in one)
         self.active.add(task)
-        record = new_record(accept_request_id(request.headers.get(REQUEST_ID_HEADER)))
+        record = new_record(self.ids.accept(request.headers.get(REQUEST_ID_HEADER)))
         # every upstream request of this one carries its id, and so does every log line about it
         # (aiohttp runs each request in a task of its own: the variable never leaks into another)
         current_outbound.set(Outbound(record.id))
