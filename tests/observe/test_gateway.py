@@ -237,3 +237,29 @@ def test_a_retried_request_id_keeps_a_ledger_record_per_try(gateway: GatewayProc
             assert time.monotonic() < end, f"record {rid} never stored"
             time.sleep(0.05)
         assert r.json()["id"] == rid
+
+
+def test_in_flight_gauges_while_a_stream_runs(gateway: GatewayProcess, upstream: fu.FakeUpstream) -> None:
+    upstream.on("primary", "p-chat", fu.stream(["x"] * 100, delay=0.05))
+    with httpx.stream("POST", gateway.url + "/v1/chat/completions", timeout=20,
+                      json={"model": "chat", "messages": MSG, "stream": True}) as s:  # fmt: skip
+        lines = s.iter_lines()  # (held: a dropped iterator closes the response)
+        for line in lines:
+            if '"content":"x"' in line:
+                break
+        during = metrics(gateway)
+    assert value(during, "llms_requests_in_flight") == 1 and value(during, "llms_streams_in_flight") == 1, {
+        k: v for k, v in during.items() if "flight" in k[0]
+    }
+    end = time.monotonic() + 10
+    while value(after := metrics(gateway), "llms_requests_in_flight") and time.monotonic() < end:
+        time.sleep(0.05)
+    assert value(after, "llms_requests_in_flight") == 0 and value(after, "llms_streams_in_flight") == 0
+
+
+def test_metrics_off(upstream: fu.FakeUpstream) -> None:
+    gw = GatewayProcess({**two_provider_config(upstream), "telemetry": {"metrics": False}}, env=ENV).start()
+    try:
+        assert httpx.get(gw.url + "/metrics", timeout=5).status_code == 404
+    finally:
+        gw.stop()
