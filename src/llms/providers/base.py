@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..core.errors import UpstreamProtocolError, UpstreamStatusError
+from ..core.errors import UpstreamError, UpstreamProtocolError, UpstreamStatusError
 from ..core.types import Chunk, ProviderConfig
 from ..transport import NDJSONDecoder, Scrubber, SSEDecoder, UpstreamClient, UpstreamResponse, retry_after_seconds
 
@@ -38,6 +38,7 @@ class Provider:
     #: optional abilities, as flags (the router and UI may read them)
     supports_images = True
     supports_tools = True
+    supports_embeddings = False  # `embed` answers `POST /v1/embeddings` (providers/embeddings.py)
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
@@ -78,6 +79,13 @@ class Provider:
 
     def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:
         raise NotImplementedError
+
+    async def embed(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
+        """An OpenAI embeddings request → OpenAI's embeddings answer. A dialect without
+        embeddings says so as a retryable error, so the router fails over to one that has them."""
+        raise UpstreamError(
+            f"{self.name} does not serve embeddings", provider=self.name, code="embeddings_not_supported"
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()
