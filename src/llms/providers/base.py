@@ -39,6 +39,8 @@ class Provider:
     supports_images = True
     supports_tools = True
     supports_embeddings = False  # `embed` answers `POST /v1/embeddings` (providers/embeddings.py)
+    #: inbound APIs (`core.types.Native.api`) whose requests this dialect sends upstream as they are
+    native_apis: frozenset[str] = frozenset()
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
