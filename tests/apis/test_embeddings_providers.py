@@ -11,7 +11,7 @@ import pytest
 from llms.core.errors import InvalidRequest, UpstreamError
 from llms.core.types import ProviderConfig
 from llms.providers import factory_for
-from llms.providers.embeddings import check, decode_vector
+from llms.providers.embeddings import decode_vector
 
 from ..fake_upstream import vector_for
 
@@ -77,18 +77,3 @@ def test_dialect_without_embeddings_fails_over(upstream):
     with pytest.raises(UpstreamError) as e:
         _embed(_provider(upstream, "AnthropicProvider", "a"), {"model": "emb", "input": "x"})
     assert e.value.retryable and e.value.code == "embeddings_not_supported"
-
-
-@pytest.mark.parametrize(
-    ("request_", "param"),
-    [
-        ({"input": "x"}, "model"),
-        ({"model": "m", "input": []}, "input"),
-        ({"model": "m", "input": "x", "encoding_format": "int8"}, "encoding_format"),
-        ({"model": "m", "input": "x", "dimensions": 0}, "dimensions"),
-    ],
-)
-def test_check(request_, param):
-    with pytest.raises(InvalidRequest) as e:
-        check(request_)
-    assert e.value.param == param

@@ -16,8 +16,6 @@ from urllib.parse import quote
 
 from ..core.errors import InvalidRequest
 
-FORMATS = ("float", "base64")
-
 
 def texts_of(request: dict[str, Any]) -> list[str]:
     """The `input` as a list of strings, for upstreams that take only text."""
@@ -31,21 +29,6 @@ def texts_of(request: dict[str, Any]) -> list[str]:
         "passed through to OpenAI-compatible providers only)",
         param="input",
     )
-
-
-def check(request: dict[str, Any]) -> None:
-    """What every embeddings request needs, whatever the provider."""
-    if not isinstance(request.get("model"), str) or not request["model"]:
-        raise InvalidRequest("`model` is required and must be a non-empty string", param="model")
-    value = request.get("input")
-    if not (isinstance(value, str) or (isinstance(value, list) and value)):
-        raise InvalidRequest("`input` is required: a string or a non-empty array", param="input")
-    fmt = request.get("encoding_format")
-    if fmt is not None and fmt not in FORMATS:
-        raise InvalidRequest("`encoding_format` must be 'float' or 'base64'", param="encoding_format")
-    dims = request.get("dimensions")
-    if dims is not None and (not isinstance(dims, int) or isinstance(dims, bool) or dims < 1):
-        raise InvalidRequest("`dimensions` must be a positive integer", param="dimensions")
 
 
 def encode_vector(vector: list[float], fmt: str | None) -> list[float] | str:
