@@ -65,6 +65,16 @@ class Provider:
     def provider_model(self, alias: str) -> str:
         return self.models.get(alias, alias)
 
+    def is_embedding_model(self, alias: str) -> bool:
+        """True for a model `/v1/models` marks as an embedding model: listed in the entry's
+        `embedding_models`, or named like one (`text-embedding-3-small`, `nomic-embed-text`)."""
+        if not self.supports_embeddings:
+            return False
+        listed = self.config.extra.get("embedding_models")
+        if isinstance(listed, list) and alias in listed:
+            return True
+        return "embed" in self.provider_model(alias).lower()
+
     def price(self, alias: str) -> str | None:
         return self.config.price(self.provider_model(alias))
 

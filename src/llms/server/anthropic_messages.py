@@ -25,6 +25,7 @@ from .messages.request import check, to_chat
 from .messages.response import to_message
 from .messages.stream import MessageStream
 from .openai_chat import headers, read_body, requested_budget
+from .runtime import Current
 
 API = "messages"
 NATIVE = "anthropic.messages"  # `Native.api`, as the anthropic dialect's `native_apis` names it
@@ -100,13 +101,13 @@ STREAM = StreamCodec()
 class CountTokens:
     """`POST /v1/messages/count_tokens` → `{"input_tokens": N}`."""
 
-    def __init__(self, router: Router, max_size: int) -> None:
+    def __init__(self, router: Router, current: Current) -> None:
         self.router = router
-        self.max_size = max_size
+        self.current = current
 
     async def __call__(self, request: web.Request) -> web.Response:
         try:
-            body = await read_body(request, self.max_size)
+            body = await read_body(request, self.current.runtime.max_size)
             model = body.get("model")
             providers = self.router.candidates.get(model) if isinstance(model, str) else None
             if not providers:
