@@ -21,7 +21,12 @@ def client(gateway) -> anthropic.Anthropic:
 
 def test_create_translated(client, upstream):
     got = client.messages.create(
-        model="gpt", max_tokens=50, system="Be brief.", messages=USER, stop_sequences=["END"], temperature=0.3
+        model="gpt",
+        max_tokens=50,
+        system="Be brief.",
+        messages=USER,
+        stop_sequences=["END"],
+        extra_body={"temperature": 0.3},  # (this SDK has no sampling parameters of its own any more)
     )
     assert got.content[0].text == "Hello from primary" and got.stop_reason == "end_turn"
     assert got.model == "gpt" and got.usage.input_tokens == 5
@@ -136,7 +141,11 @@ def test_failure_after_content_never_ends_cleanly(gateway, upstream):
         (error(429, "slow down", type="rate_limit_error"), anthropic.RateLimitError, "rate_limit_error"),
         (error(503, "busy"), anthropic.OverloadedError, "overloaded_error"),
         (error(500, "boom"), anthropic.InternalServerError, "api_error"),
-        (error(400, "bad temperature", type="invalid_request_error"), anthropic.BadRequestError, "invalid_request_error"),
+        (
+            error(400, "bad temperature", type="invalid_request_error"),
+            anthropic.BadRequestError,
+            "invalid_request_error",
+        ),
         (hang(20), anthropic.GatewayTimeoutError, "timeout_error"),
     ],
 )

@@ -93,6 +93,23 @@ def test_check_refuses_with_the_field(body, param):
     assert e.value.param == param
 
 
+def test_output_config_maps_to_effort_and_json_schema():
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "messages": [],
+        "thinking": {"type": "adaptive"},
+        "output_config": {"effort": "max", "format": {"type": "json_schema", "schema": schema}},
+    }
+    req = to_chat(body)
+    assert req["reasoning_effort"] == "high"
+    assert req["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": schema, "strict": True},
+    }
+
+
 def test_server_tools_are_refused_clearly():
     body = {
         "model": "m",

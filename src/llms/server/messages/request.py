@@ -9,7 +9,8 @@ Choices made where the APIs differ (documented in docs/apis.md):
 - `thinking` blocks in history become the assistant's `reasoning_content`; signatures and
   `redacted_thinking` cannot be replayed through OpenAI shapes and are dropped.
 - `thinking: {type: enabled, budget_tokens}` → `reasoning_effort` low (< 4096), medium
-  (< 16384) or high; `adaptive` → medium; `disabled` → none.
+  (< 16384) or high; `adaptive` → medium; `disabled` → none. `output_config.effort` wins when
+  given (xhigh and max → high); `output_config.format` (JSON schema) → `response_format`.
 - `max_tokens` → `max_tokens`; `top_k` is forwarded (vLLM, llama.cpp, OpenRouter read it);
   `metadata.user_id` → `user`; server tools (web search, bash, …) are refused with a 400:
   only the client's own tools can run on other providers.
@@ -24,6 +25,7 @@ import orjson
 from ...core.errors import InvalidRequest
 
 EFFORT_BUDGETS = ((4096, "low"), (16384, "medium"))
+OUTPUT_EFFORT = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
 
 
 def to_chat(body: dict[str, Any]) -> dict[str, Any]:
@@ -45,9 +47,14 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
     choice = body.get("tool_choice")
     if isinstance(choice, dict):
         _tool_choice(req, choice)
-    effort = reasoning_effort(body.get("thinking"))
+    output = body.get("output_config") if isinstance(body.get("output_config"), dict) else {}
+    effort = OUTPUT_EFFORT.get(output.get("effort") or "") or reasoning_effort(body.get("thinking"))
     if effort:
         req["reasoning_effort"] = effort
+    fmt = output.get("format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        schema = {"name": "output", "schema": fmt.get("schema") or {}, "strict": True}
+        req["response_format"] = {"type": "json_schema", "json_schema": schema}
     metadata = body.get("metadata")
     if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
         req["user"] = metadata["user_id"]
