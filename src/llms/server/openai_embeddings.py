@@ -13,7 +13,9 @@ from aiohttp import web
 from ..core.errors import InvalidRequest
 from ..core.types import RequestRecord
 from .call import Call
-from .openai_chat import headers, read_body, requested_budget
+from .openai_chat import error_response, headers, read_body, requested_budget
+
+__all__ = ["API", "answer", "error_response", "parse"]
 
 API = "embeddings"
 FORMATS = ("float", "base64")

@@ -14,10 +14,12 @@ from aiohttp import web
 from ..core.errors import GatewayError
 from ..core.types import Chunk, Native, RequestRecord
 from .call import Call
-from .openai_chat import error_event, headers, read_body, requested_budget
+from .openai_chat import error_event, error_response, headers, read_body, requested_budget
 from .responses.request import check, to_chat
 from .responses.response import to_response
 from .responses.stream import ResponseStream
+
+__all__ = ["API", "answer", "error_response", "parse"]
 
 API = "responses"
 NATIVE = "openai.responses"
