@@ -118,8 +118,8 @@ class AnthropicProvider(Provider):
 
     async def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:
         if isinstance(request, Native) and request.api == anthropic_native.API:
-            async for chunk in anthropic_native.stream(self, request, alias):
-                yield chunk
+            async for native in anthropic_native.stream(self, request, alias):
+                yield native
             return
         req = await self._prepare(request, alias)
         body = encode_request(to_anthropic(req, stream=True))

@@ -47,7 +47,7 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
     choice = body.get("tool_choice")
     if isinstance(choice, dict):
         _tool_choice(req, choice)
-    output = body.get("output_config") if isinstance(body.get("output_config"), dict) else {}
+    output: dict[str, Any] = body["output_config"] if isinstance(body.get("output_config"), dict) else {}
     effort = OUTPUT_EFFORT.get(output.get("effort") or "") or reasoning_effort(body.get("thinking"))
     if effort:
         req["reasoning_effort"] = effort
@@ -126,8 +126,8 @@ def _turn(m: dict[str, Any], i: int) -> list[dict[str, Any]]:
     if m["role"] == "assistant":
         return [_assistant(blocks, i)]
     out = [_tool_message(b, i) for b in blocks if b.get("type") == "tool_result"]
-    parts = [_user_part(b, i) for b in blocks if b.get("type") != "tool_result"]
-    parts = [p for p in parts if p is not None]
+    found = [_user_part(b, i) for b in blocks if b.get("type") != "tool_result"]
+    parts = [p for p in found if p is not None]
     if parts:
         plain = all(p["type"] == "text" and "cache_control" not in p for p in parts)
         out.append({"role": "user", "content": "".join(p["text"] for p in parts) if plain else parts})

@@ -39,7 +39,7 @@ class MessageStream:
 
     def start(self) -> bytes:
         self.started = True
-        message = {
+        message: dict[str, Any] = {
             "id": self.id,
             "type": "message",
             "role": "assistant",
@@ -106,7 +106,7 @@ class MessageStream:
         fn = call.get("function") or {}
         out = b""
         if n not in self.tools:
-            block = {
+            block: dict[str, Any] = {
                 "type": "tool_use",
                 "id": call.get("id") or f"toolu_{self.id[4:]}_{n}",
                 "name": fn.get("name") or "",
