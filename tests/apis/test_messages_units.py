@@ -84,7 +84,7 @@ def test_request_maps_every_field():
     [
         ({"max_tokens": 5, "messages": []}, "model"),
         ({"model": "m", "messages": []}, "max_tokens"),
-        ({"model": "m", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]}, "messages.0"),
+        ({"model": "m", "max_tokens": 5, "messages": [{"role": "tool", "content": "x"}]}, "messages.0"),
     ],
 )
 def test_check_refuses_with_the_field(body, param):
@@ -119,6 +119,19 @@ def test_server_tools_are_refused_clearly():
     }
     with pytest.raises(InvalidRequest, match="server tool"):
         to_chat(body)
+
+
+def test_system_turns_between_messages():
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "system", "content": [{"type": "text", "text": "Agents: a, b"}]},
+        ],
+    }
+    check(body)
+    assert to_chat(body)["messages"][1] == {"role": "system", "content": "Agents: a, b"}
 
 
 def test_tool_error_results_say_so():

@@ -25,6 +25,7 @@ import orjson
 from ...core.errors import InvalidRequest
 
 EFFORT_BUDGETS = ((4096, "low"), (16384, "medium"))
+ROLES = ("user", "assistant", "system")
 OUTPUT_EFFORT = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
 
 
@@ -74,8 +75,10 @@ def check(body: dict[str, Any]) -> None:
     if not isinstance(msgs, list):
         raise InvalidRequest("messages: Field required (an array)", param="messages")
     for i, m in enumerate(msgs):
-        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
-            raise InvalidRequest(f"messages.{i}.role: Input should be 'user' or 'assistant'", param=f"messages.{i}")
+        if not isinstance(m, dict) or m.get("role") not in ROLES:
+            raise InvalidRequest(
+                f"messages.{i}.role: Input should be 'user', 'assistant' or 'system'", param=f"messages.{i}"
+            )
         if not isinstance(m.get("content"), (str, list)):
             raise InvalidRequest(f"messages.{i}.content: Field required", param=f"messages.{i}.content")
     if body.get("stream") is not None and not isinstance(body["stream"], bool):
@@ -122,6 +125,9 @@ def _blocks(content: str | list[Any]) -> list[dict[str, Any]]:
 
 
 def _turn(m: dict[str, Any], i: int) -> list[dict[str, Any]]:
+    if m["role"] == "system":  # (Claude Code sends system turns between the others)
+        system = _system(m["content"])
+        return [] if system is None else [{"role": "system", "content": system}]
     blocks = _blocks(m["content"])
     if m["role"] == "assistant":
         return [_assistant(blocks, i)]
