@@ -109,9 +109,27 @@ def test_stateful_requests_are_a_clear_400(extra, param):
     assert e.value.param == param and e.value.status == 400
 
 
-def test_builtin_tools_are_refused():
-    with pytest.raises(InvalidRequest, match="built-in tool"):
-        to_chat({"model": "m", "input": "hi", "tools": [{"type": "web_search"}]})
+NAMESPACE = {
+    "type": "namespace",
+    "name": "multi_agent_v1",
+    "tools": [{"type": "function", "name": "close_agent", "parameters": {"type": "object"}}],
+}
+
+
+def test_builtin_tools_are_left_out_and_namespaces_flattened():
+    req = to_chat({"model": "m", "input": "hi", "tools": [{"type": "web_search"}, NAMESPACE], "tool_choice": "auto"})
+    assert [t["function"]["name"] for t in req["tools"]] == ["close_agent"] and req["tool_choice"] == "auto"
+    alone = to_chat({"model": "m", "input": "hi", "tools": [{"type": "web_search"}], "tool_choice": "auto"})
+    assert "tools" not in alone and "tool_choice" not in alone
+
+
+def test_namespaced_calls_name_their_namespace(upstream):
+    body = {"model": "alias", "input": "x", "tools": [NAMESPACE]}
+    call = chunk({"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "close_agent", "arguments": "{}"}}]})
+    s = ResponseStream(body, "alias")
+    raw = encode_all(s.feed, s.close, [call, chunk(finish="tool_calls")])
+    final = list(openai_client(upstream, raw).responses.create(model="a", input="x", stream=True))[-1].response
+    assert final.output[0].namespace == "multi_agent_v1"
 
 
 def test_answer_parses_in_the_sdk(upstream):

@@ -2,9 +2,12 @@
 
 Stateless by design (docs/apis.md): `previous_response_id`, `conversation`, `store: true` and
 `item_reference` inputs would need responses kept on the server, so they are refused with a 400
-that says so. Built-in tools (web search, file search, computer use, …) exist only at OpenAI and
-are refused too; function tools work with every provider. `reasoning` items in the input are
-dropped (their encrypted content means nothing to another provider)."""
+that says so. Function tools work with every provider, also inside a `namespace` tool (Codex
+groups its sub-agent tools so): they are offered flat, and a call of one comes back naming its
+namespace. Built-in tools (web search, file search, computer use, …) run only at OpenAI: they
+are left out, so a client that always sends one (Codex sends `web_search`) still works — the
+model simply does not get that tool. `reasoning` items in the input are dropped (their encrypted
+content means nothing to another provider)."""
 
 from __future__ import annotations
 
@@ -57,9 +60,10 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
     for key in ("temperature", "top_p", "parallel_tool_calls", "user", "top_logprobs", "service_tier"):
         if body.get(key) is not None:
             req[key] = body[key]
-    if body.get("tools"):
-        req["tools"] = [_tool(t, i) for i, t in enumerate(body["tools"])]
-    if body.get("tool_choice") is not None:
+    tools = [_tool(t) for t in function_tools(body)]
+    if tools:
+        req["tools"] = tools
+    if tools and body.get("tool_choice") is not None:
         req["tool_choice"] = _tool_choice(body["tool_choice"])
     fmt = _format(body.get("text"))
     if fmt is not None:
@@ -135,13 +139,31 @@ def _part(part: dict[str, Any], i: int) -> dict[str, Any]:
     raise InvalidRequest(f"Invalid 'input[{i}].content': part type {kind!r} is not supported.", param=f"input[{i}]")
 
 
-def _tool(tool: Any, i: int) -> dict[str, Any]:
-    if not isinstance(tool, dict) or tool.get("type") != "function":
-        kind = tool.get("type") if isinstance(tool, dict) else None
-        raise InvalidRequest(
-            f"Invalid 'tools[{i}]': built-in tool {kind!r} exists only at OpenAI; use function tools.",
-            param=f"tools[{i}].type",
-        )
+def function_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The request's function tools, those inside `namespace` tools included (built-ins left out)."""
+    out: list[dict[str, Any]] = []
+    for tool in body.get("tools") or ():
+        if not isinstance(tool, dict):
+            continue
+        if tool.get("type") == "function":
+            out.append(tool)
+        elif tool.get("type") == "namespace":
+            out.extend(t for t in tool.get("tools") or () if isinstance(t, dict) and t.get("type") == "function")
+    return out
+
+
+def namespaces(body: dict[str, Any]) -> dict[str, str]:
+    """Function name → the `namespace` tool it was offered in."""
+    out: dict[str, str] = {}
+    for tool in body.get("tools") or ():
+        if isinstance(tool, dict) and tool.get("type") == "namespace" and isinstance(tool.get("name"), str):
+            for t in tool.get("tools") or ():
+                if isinstance(t, dict) and isinstance(t.get("name"), str):
+                    out[t["name"]] = tool["name"]
+    return out
+
+
+def _tool(tool: dict[str, Any]) -> dict[str, Any]:
     fn: dict[str, Any] = {"name": tool.get("name"), "parameters": tool.get("parameters") or {"type": "object"}}
     if tool.get("description"):
         fn["description"] = tool["description"]

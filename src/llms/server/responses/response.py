@@ -8,6 +8,8 @@ import os
 import time
 from typing import Any
 
+from .request import namespaces
+
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{os.urandom(12).hex()}"
@@ -72,8 +74,10 @@ def message_item(item_id: str, text: str, status: str = "completed") -> dict[str
     return {"id": item_id, "type": "message", "role": "assistant", "status": status, "content": content}
 
 
-def call_item(item_id: str, call_id: str, name: str, arguments: str, status: str = "completed") -> dict[str, Any]:
-    return {
+def call_item(
+    item_id: str, call_id: str, name: str, arguments: str, status: str = "completed", namespace: str | None = None
+) -> dict[str, Any]:
+    item = {
         "id": item_id,
         "type": "function_call",
         "call_id": call_id,
@@ -81,6 +85,9 @@ def call_item(item_id: str, call_id: str, name: str, arguments: str, status: str
         "arguments": arguments,
         "status": status,
     }
+    if namespace:
+        item["namespace"] = namespace
+    return item
 
 
 def finish(response: dict[str, Any], finish_reason: str | None) -> None:
@@ -98,6 +105,7 @@ def finish(response: dict[str, Any], finish_reason: str | None) -> None:
 def to_response(result: dict[str, Any], body: dict[str, Any], model: str) -> dict[str, Any]:
     """A non-streamed chat completion as a completed (or incomplete) `response`."""
     response = shell(body, model, new_id("resp"), "completed")
+    spaces = namespaces(body)
     choice = (result.get("choices") or [{}])[0]
     msg = choice.get("message") or {}
     reasoning = msg.get("reasoning_content") or msg.get("reasoning")
@@ -111,7 +119,9 @@ def to_response(result: dict[str, Any], body: dict[str, Any], model: str) -> dic
     for call in msg.get("tool_calls") or ():
         fn = call.get("function") or {}
         args = fn.get("arguments") or "{}"
-        response["output"].append(call_item(new_id("fc"), call.get("id") or new_id("call"), fn.get("name") or "", args))
+        name = fn.get("name") or ""
+        item = call_item(new_id("fc"), call.get("id") or new_id("call"), name, args, namespace=spaces.get(name))
+        response["output"].append(item)
     finish(response, choice.get("finish_reason"))
     response["usage"] = usage_of(result.get("usage"))
     return response

@@ -20,18 +20,20 @@ from typing import Any
 import orjson
 
 from ...core.errors import GatewayError
+from .request import namespaces
 from .response import call_item, finish, message_item, new_id, reasoning_item, shell, usage_of
 
 
 class _Item:
-    __slots__ = ("kind", "index", "id", "text", "call_id", "name", "done")
+    __slots__ = ("kind", "index", "id", "text", "call_id", "name", "done", "namespace")
 
-    def __init__(self, kind: str, index: int, call_id: str = "", name: str = "") -> None:
+    def __init__(self, kind: str, index: int, call_id: str = "", name: str = "", namespace: str | None = None) -> None:
         self.kind, self.index = kind, index
         self.id = new_id({"message": "msg", "reasoning": "rs", "function_call": "fc"}[kind])
         self.text = ""  # the text, reasoning or arguments so far
         self.call_id, self.name = call_id, name
         self.done = False
+        self.namespace = namespace
 
     def full(self, status: str = "completed") -> dict[str, Any]:
         if self.kind == "message":
@@ -42,11 +44,11 @@ class _Item:
                 if status == "completed"
                 else {**reasoning_item(self.id, ""), "content": []}
             )
-        return call_item(self.id, self.call_id, self.name, self.text, status)
+        return call_item(self.id, self.call_id, self.name, self.text, status, self.namespace)
 
 
 class ResponseStream:
-    __slots__ = ("response", "seq", "items", "current", "calls", "finish_reason", "usage", "started")
+    __slots__ = ("response", "seq", "items", "current", "calls", "finish_reason", "usage", "started", "spaces")
 
     def __init__(self, body: dict[str, Any], model: str) -> None:
         self.response = shell(body, model, new_id("resp"), "in_progress")
@@ -57,6 +59,7 @@ class ResponseStream:
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
         self.started = False
+        self.spaces = namespaces(body)
 
     def _event(self, kind: str, **fields: Any) -> bytes:
         data = {"type": kind, "sequence_number": self.seq, **fields}
@@ -143,7 +146,10 @@ class ResponseStream:
         item = self.calls.get(n)
         if item is None:
             out += self._close_current()
-            item = _Item("function_call", len(self.items), call.get("id") or new_id("call"), fn.get("name") or "")
+            name = fn.get("name") or ""
+            item = _Item(
+                "function_call", len(self.items), call.get("id") or new_id("call"), name, self.spaces.get(name)
+            )
             self.calls[n] = item
             out += self._open(item)
         args = fn.get("arguments")
