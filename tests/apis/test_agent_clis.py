@@ -73,6 +73,7 @@ def test_claude_code_headless(gateway, upstream, tmp_path):
 
 def test_codex_exec(gateway, upstream, tmp_path):
     codex = _cli("codex")
+    (tmp_path / "codex").mkdir()
     provider = f'{{name="llms", base_url="{gateway.url}/v1", wire_api="responses", env_key="LLMS_KEY"}}'
     off = [arg for feature in CODEX_OFF for arg in ("--disable", feature)]
     config = ["-c", "analytics.enabled=false", "-c", "model_provider=llms", "-c", f"model_providers.llms={provider}"]
