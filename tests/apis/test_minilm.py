@@ -36,7 +36,7 @@ def test_matches_the_published_similarities(model):
 
 def test_wordpiece(model):
     _, tok = model
-    ids = tok.ids("Héllo, WORLD! unaffable 你好")
+    ids = tok.ids("Héllo, WORLD! tokenization 你好")
     words = {i: w for w, i in tok.vocab.items()}
     assert [words[i] for i in ids] == [
         "[CLS]",
@@ -44,9 +44,8 @@ def test_wordpiece(model):
         ",",
         "world",
         "!",
-        "una",
-        "##ff",
-        "##able",
+        "token",
+        "##ization",
         "你",
         "好",
         "[SEP]",
