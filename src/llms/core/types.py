@@ -130,6 +130,7 @@ class RequestRecord:
     outcome: str = "ok"  # ok, client_error, upstream_error, timeout, cancelled, truncated
     error: Exception | str | None = None
     content: dict[str, Any] | None = None  # request and answer, only when the ledger keeps content
+    api: str = "chat.completions"  # the inbound API: chat.completions, messages, responses, embeddings
 
 
 def has_content(chunk: dict[str, Any]) -> bool:
