@@ -186,7 +186,7 @@ class Router:
         current_deadline.set(deadline)  # (see chat)
         table.active += 1
         try:
-            return await _run(table, lanes, request, record, deadline, False, embed=True)  # type: ignore[no-any-return]
+            return await _run(table, lanes, request, record, deadline, False, embed=True)
         finally:
             table.active -= 1
 

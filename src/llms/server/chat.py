@@ -102,7 +102,7 @@ class ChatHandler:
         record.usage = result.get("usage")
         if content:
             record.content = {"request": call.body, "response": result}
-        return codec.answer(result, call)  # type: ignore[no-any-return]
+        return codec.answer(result, call)
 
     def _finish(self, record: RequestRecord) -> None:
         """The request is over: hand its record to the ledger (a queue append) and log it."""
