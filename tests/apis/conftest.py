@@ -1,7 +1,7 @@
 """One real gateway for the API suites: `primary` and `secondary` (OpenAI-compatible, on the
 fake upstream) both serve `gpt` and `emb`, so failover can be scripted; `anthropic` is the
 Anthropic dialect on the same fake upstream (scripted with recorded transcripts), serving
-`claude`; `only-anthropic` has no OpenAI-compatible twin."""
+`claude` alone and `mixed` ahead of `primary` (native first, translated on failover)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ..fake_upstream import FakeUpstream
 from ..gateway_proc import GatewayProcess
 
 TRANSCRIPTS = Path(__file__).resolve().parents[1] / "transcripts" / "anthropic"
-MODELS = {"gpt": "up-gpt", "emb": "text-embedding-3-small", "agent": "up-agent"}
+MODELS = {"gpt": "up-gpt", "emb": "text-embedding-3-small", "agent": "up-agent", "mixed": "up-mixed"}
 
 
 def api_config(upstream: FakeUpstream) -> dict:
@@ -23,14 +23,14 @@ def api_config(upstream: FakeUpstream) -> dict:
         "retries": 0,
         "breaker": False,
         "providers": {
-            "primary": {"type": "OpenAiProvider", "base_url": upstream.base_url("primary"), "models": MODELS},
-            "secondary": {"type": "OpenAiProvider", "base_url": upstream.base_url("secondary"), "models": MODELS},
             "anthropic": {
                 "type": "AnthropicProvider",
                 "base_url": upstream.base_url("anthropic"),
                 "api_key": "sk-ant-test",
-                "models": {"claude": "claude-up", "claude-count": "claude-count"},
+                "models": {"claude": "claude-up", "claude-count": "claude-count", "mixed": "claude-mixed"},
             },
+            "primary": {"type": "OpenAiProvider", "base_url": upstream.base_url("primary"), "models": MODELS},
+            "secondary": {"type": "OpenAiProvider", "base_url": upstream.base_url("secondary"), "models": MODELS},
         },
     }
 

@@ -99,6 +99,27 @@ def test_native_pass_through_create(client, upstream):
     assert upstream.received("anthropic")[-1].body["tools"] == [WEATHER]
 
 
+def test_native_failure_after_content_is_an_error_event(client, upstream):
+    upstream.on("anthropic", "claude-up", raw_body(transcript("midstream_error.sse"), "text/event-stream"))
+    got = []
+    with pytest.raises(anthropic.APIStatusError) as e:
+        with client.messages.stream(model="claude", max_tokens=50, messages=USER) as s:
+            for text in s.text_stream:
+                got.append(text)
+    assert got == ["Once upon"] and e.value.body["error"]["type"] == "api_error"
+
+
+def test_native_failover_to_a_translated_provider(client, upstream):
+    upstream.on("anthropic", "claude-mixed", raw_body(transcript("overloaded.529.json"), status=529))
+    system = [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}]
+    with client.messages.stream(model="mixed", max_tokens=50, system=system, messages=USER) as s:
+        assert "".join(s.text_stream) == "Hello there!"
+    assert [c.provider for c in upstream.received()] == ["anthropic", "primary"]
+    sent = upstream.received("primary")[-1].body  # the same request, translated for the second provider
+    assert sent["messages"][0] == {"role": "system", "content": system}
+    assert "system" not in sent and sent["model"] == "up-mixed"
+
+
 def test_count_tokens(client, upstream):
     estimated = client.messages.count_tokens(model="gpt", messages=[{"role": "user", "content": "x" * 400}])
     assert 100 <= estimated.input_tokens <= 120
