@@ -1,4 +1,5 @@
-"""`POST /v1/chat/completions`: the pipeline, end to end, for one request —
+"""`POST /v1/chat/completions` — and its sibling APIs `/v1/messages`, `/v1/responses` and
+`/v1/embeddings`, the same pipeline with another inbound codec — end to end, for one request —
 
     codec.parse(body) -> Call -> router (each attempt noted on the record)
     -> codec.answer(result)  or  stream driver (commit point, heartbeats, shutdown)
