@@ -13,7 +13,7 @@ from llms.server.messages.request import check, to_chat
 from llms.server.messages.response import to_message
 from llms.server.messages.stream import MessageStream
 
-from .sdk_mock import THINKING_CHUNKS, TOOL_CHUNKS, anthropic_client, chunk, encode_all
+from .sdk_bytes import THINKING_CHUNKS, TOOL_CHUNKS, anthropic_client, chunk, encode_all
 
 IMAGE = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0K"}}
 

@@ -11,7 +11,7 @@ from llms.server.responses.request import check, to_chat
 from llms.server.responses.response import to_response
 from llms.server.responses.stream import ResponseStream
 
-from .sdk_mock import THINKING_CHUNKS, TOOL_CHUNKS, USAGE, chunk, encode_all, openai_client
+from .sdk_bytes import THINKING_CHUNKS, TOOL_CHUNKS, USAGE, chunk, encode_all, openai_client
 
 
 class City(BaseModel):
