@@ -28,12 +28,16 @@ from aiohttp import web
 
 from . import __version__
 from .config import PACKAGED, Config, ConfigError, init_home, load_config  # noqa: F401 (init_home: for the cli)
+from .config.edge import AUTH_NOTICE
 from .config.reliability import ProviderReliability
 from .core.types import ProviderConfig
 from .providers import Factory, Provider, ProviderConfigInvalid, ProviderUnavailable, factory_for, known_types
 from .router import DEFAULT_BUDGET, BreakerPolicy, ProviderPolicy, RetryPolicy, Router, RouterPolicy, Table
 from .server import ServerSettings, make_app
+from .server.app import EDGE
 from .server.chat import ChatHandler
+from .server.logs import SafeFormatter
+from .server.protocol import EdgeRunner
 
 log = logging.getLogger("llms")
 
@@ -76,6 +80,8 @@ def build(config: Config) -> Gateway:
         else:
             entry["state"] = _add_provider(config.source, factory, pc, providers, notices)
         status.append(entry)
+    if config.edge.auth_requested:
+        notices.append(AUTH_NOTICE)
     return Gateway(config, providers, Router(providers, router_policy(config)), notices, status)
 
 
@@ -118,7 +124,8 @@ async def start_providers(gateway: Gateway) -> None:
     gateway.router = Router(gateway.providers, gateway.router.table.policy)  # start() may have discovered models
 
 
-def settings_for(gateway: Gateway, verbose: bool) -> ServerSettings:
+def settings_for(gateway: Gateway, verbose: bool, host: str = "127.0.0.1") -> ServerSettings:
+    edge = gateway.config.edge
     return ServerSettings(
         max_size=gateway.config.client_max_size,
         default_model=gateway.config.default_model,
@@ -127,6 +134,11 @@ def settings_for(gateway: Gateway, verbose: bool) -> ServerSettings:
         verbose=verbose,
         keepalive=gateway.config.reliability.keepalive,
         write_timeout=gateway.config.reliability.write_timeout,
+        allow_origins=edge.allow_origins,
+        allowed_hosts=edge.allowed_hosts,
+        bind_host=host,
+        header_timeout=edge.header_timeout,
+        body_timeout=edge.body_timeout,
     )
 
 
@@ -134,7 +146,7 @@ def setup_logging(verbose: bool) -> logging.handlers.QueueListener:
     """Log records go through a queue to stderr on a thread: no logging I/O on the event loop."""
     q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))  # no forged lines
     listener = logging.handlers.QueueListener(q, handler)
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(q)]
@@ -180,6 +192,8 @@ class Live:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._retiring: list[Gateway] = []
         self.chat: ChatHandler | None = None  # set once the HTTP app exists
+        self.app: web.Application | None = None
+        self.runner: web.AppRunner | None = None
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -229,6 +243,12 @@ class Live:
         if chat is not None:
             chat.max_size = config.client_max_size
             chat.keepalive, chat.write_timeout = rel.keepalive, rel.write_timeout
+        edge = config.edge
+        self.settings.write_timeout, self.settings.body_timeout = rel.write_timeout, edge.body_timeout
+        if self.app is not None:
+            self.app[EDGE].configure(edge.allow_origins, edge.allowed_hosts)
+        if self.runner is not None and self.runner.server is not None:
+            self.runner.server.header_timeout = edge.header_timeout  # type: ignore[attr-defined]
 
     async def _retire(self, gateway: Gateway, table: Table) -> None:
         """Close the old providers once the requests that started on them are over (every
@@ -277,12 +297,15 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
         log.debug("llms.json: ignoring top-level key %r", key)
     gateway = build(config)
     await start_providers(gateway)
-    settings = settings_for(gateway, verbose)
+    settings = settings_for(gateway, verbose, host)
     live = Live(gateway, settings, config_path)
     app = make_app(live.router, settings)
-    live.chat = app["llms.chat"]
+    live.chat, live.app = app["llms.chat"], app
     # shutdown() waits for the chat requests itself; aiohttp's own wait is for the rest
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
+    runner = EdgeRunner(
+        app, header_timeout=settings.header_timeout, handler_cancellation=True, access_log=None, shutdown_timeout=2.0
+    )
+    live.runner = runner
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     try:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.types import ProviderConfig, Timeouts
+from .edge import Edge, parse_edge
 from .reliability import PER_PROVIDER, TOP_LEVEL, Reliability, parse_reliability
 
 # Request parameters a provider entry may set as defaults; a client's own value wins.
@@ -38,7 +39,9 @@ PROVIDER_KEYS = frozenset(
     {"enabled", "type", "base_url", "api_key", "models", "pricing", "default_pricing", "headers", "timeouts", "check"}
     | PER_PROVIDER
 )
-TOP_LEVEL_KEYS = frozenset({"auth", "defaults", "limits", "convert", "providers", "timeouts"}) | TOP_LEVEL
+TOP_LEVEL_KEYS = (
+    frozenset({"auth", "defaults", "limits", "convert", "providers", "timeouts", "cors", "server"}) | TOP_LEVEL
+)
 TIMEOUT_KEYS = ("connect", "first_byte", "idle", "total")
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024
 _ENV_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
@@ -63,6 +66,7 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
     reliability: Reliability = field(default_factory=Reliability)
+    edge: Edge = field(default_factory=Edge)  # cors, server, auth
 
 
 def resolve_secret(value: str, env: dict[str, str] | os._Environ[str]) -> tuple[str | None, str | None]:
@@ -148,6 +152,7 @@ def parse_config(data: Any, source: str, env: dict[str, str] | os._Environ[str] 
         raw=root,
         ignored=ignored,
         reliability=parse_reliability(c, root),
+        edge=parse_edge(c, root),
     )
 
 

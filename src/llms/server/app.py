@@ -17,8 +17,9 @@ from aiohttp import web
 from ..core.errors import GatewayError, NotFound
 from ..core.types import Attempt
 from ..router import Router
-from .chat import ChatHandler, new_request_id
-from .errors import error_middleware
+from .chat import SETTINGS, ChatHandler, new_request_id
+from .errors import make_error_middleware
+from .guards import EdgePolicy, on_prepare
 from .ui import UiAssets
 
 access_log = logging.getLogger("llms.access")
@@ -32,7 +33,12 @@ class ServerSettings:
     providers: list[dict[str, Any]] = field(default_factory=list)  # for /status: name, type, state, models
     verbose: bool = False
     keepalive: float = 15.0  # SSE comment frame after this many seconds of silence (0: never)
-    write_timeout: float = 60.0  # a streaming client that reads nothing for this long is cut off
+    write_timeout: float = 60.0  # a client that reads nothing for this long is cut off (streams and large answers)
+    allow_origins: tuple[str, ...] = ()  # `cors.allow_origins`, beyond the own and loopback origins
+    allowed_hosts: tuple[str, ...] = ()  # `server.allowed_hosts`, beyond the machine's own names
+    bind_host: str = "127.0.0.1"  # the Host policy is stricter on a loopback bind
+    header_timeout: float = 15.0  # seconds for a request head (the connection level)
+    body_timeout: float = 60.0  # seconds for a request body once its head is in
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -160,8 +166,12 @@ def _log_chat(rid: str, request: web.Request, attempt: Attempt, response: Any, s
     )
 
 
+EDGE = web.AppKey("llms.edge", EdgePolicy)
+
+
 def make_app(router: Router, settings: ServerSettings) -> web.Application:
-    middlewares = [error_middleware]
+    edge = EdgePolicy(settings.allow_origins, settings.allowed_hosts, bind_host=settings.bind_host)
+    middlewares = [make_error_middleware(edge.check, lambda: settings.write_timeout)]
     if settings.verbose:
         middlewares.insert(0, access_middleware)
     # client_max_size + 1 MiB: our own check answers 413 in the envelope; aiohttp's is a backstop.
@@ -180,6 +190,9 @@ def make_app(router: Router, settings: ServerSettings) -> web.Application:
     app.router.add_get("/health/ready", routes.ready)
     app.router.add_get("/", routes.index)
     app.router.add_get("/ui/{path:.+}", routes.ui.asset)
+    app.on_response_prepare.append(on_prepare)  # Server header; CORS headers, streams included
     app["llms.router"] = router
+    app[EDGE] = edge  # the composition root reconfigures it on reload
+    app[SETTINGS] = settings  # read per request where a setting follows reloads (body timeout)
     app["llms.chat"] = chat  # the composition root ends chat requests at the shutdown deadline
     return app

@@ -32,6 +32,27 @@ SHUTTING_DOWN = GatewayError(
 )
 
 access_log = logging.getLogger("llms.access")
+# The server settings (`ServerSettings`), for what a request reads that follows reloads.
+SETTINGS: web.AppKey[Any] = web.AppKey("llms.settings")
+
+
+async def _read(request: web.Request) -> bytes:
+    """The raw body. Nearly always it came with the head and is read at once; one still
+    arriving must be complete within the body timeout (slowloris: a byte every few seconds)."""
+    if request.content.is_eof():
+        return await request.read()
+    settings = request.app.get(SETTINGS)
+    timeout = getattr(settings, "body_timeout", None)
+    try:
+        async with asyncio.timeout(timeout):
+            return await request.read()
+    except TimeoutError:
+        raise GatewayError(
+            f"Request body not received within {timeout:g} s",
+            status=408,
+            type="invalid_request_error",
+            code="request_timeout",
+        ) from None
 
 
 async def read_body(request: web.Request, max_size: int) -> dict[str, Any]:
@@ -39,7 +60,7 @@ async def read_body(request: web.Request, max_size: int) -> dict[str, Any]:
     if request.content_length is not None and request.content_length > max_size:
         raise PayloadTooLarge(f"Request body of {request.content_length} bytes is over the limit of {max_size} bytes")
     try:
-        raw = await request.read()
+        raw = await _read(request)
     except web.HTTPRequestEntityTooLarge:
         raw = None
     if raw is None or len(raw) > max_size:
