@@ -146,10 +146,12 @@ def setup_logging(verbose: bool) -> logging.handlers.QueueListener:
     """Log records go through a queue to stderr on a thread: no logging I/O on the event loop."""
     q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))  # no forged lines
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     listener = logging.handlers.QueueListener(q, handler)
     root = logging.getLogger()
-    root.handlers[:] = [logging.handlers.QueueHandler(q)]
+    queued = logging.handlers.QueueHandler(q)
+    queued.setFormatter(SafeFormatter("%(message)s"))  # formats before queueing: no forged lines
+    root.handlers[:] = [queued]
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     listener.start()

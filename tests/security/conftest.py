@@ -78,15 +78,15 @@ def raw_connection(gw: GatewayProcess, timeout: float = 10) -> socket.socket:
     return socket.create_connection(("127.0.0.1", gw.port), timeout=timeout)
 
 
-def read_all(sock: socket.socket) -> bytes:
-    """Everything until the gateway closes the connection (or the socket's timeout)."""
-    out = b""
+def read_all(sock: socket.socket, limit: int = 64 * 1024 * 1024) -> bytes:
+    """Everything until the gateway closes the connection (or the socket's timeout, or `limit`)."""
+    out = bytearray()
     try:
-        while chunk := sock.recv(65536):
+        while len(out) < limit and (chunk := sock.recv(65536)):
             out += chunk
     except (TimeoutError, ConnectionResetError):
         pass
-    return out
+    return bytes(out)
 
 
 def envelope(body: bytes) -> dict[str, Any]:

@@ -100,8 +100,8 @@ async def _send_within(request: web.Request, response: web.Response, timeout: fl
             await response.write_eof()
     except TimeoutError:
         log.info("%s %s: client read nothing for %gs, cut off", request.method, request.path, timeout)
-        if request.protocol is not None:
-            request.protocol.force_close()
+        if request.transport is not None:
+            request.transport.abort()  # close() would still send what is buffered, to a client that never reads
     except ConnectionError:
         pass
 

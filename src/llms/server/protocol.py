@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
@@ -86,6 +87,16 @@ class EdgeRequestHandler(RequestHandler):
         )
         self.force_close()
 
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        """A body that failed to decode (bad gzip, broken chunking) already got its 400 from the
+        app; aiohttp meets the same error again while draining the body: one INFO line, no
+        traceback at ERROR."""
+        exc = kw.get("exc_info")
+        if isinstance(exc, BaseException) and _is_bad_input(exc):
+            log.info("bad request body from %s: %s", _peer(self), _first_line(exc))
+            return
+        super().log_exception(*args, **kw)
+
     def handle_error(
         self, request: BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None
     ) -> web.StreamResponse:
@@ -106,6 +117,21 @@ class EdgeRequestHandler(RequestHandler):
         )
         response.force_close()
         return response
+
+
+def _is_bad_input(exc: BaseException) -> bool:
+    return isinstance(exc, HttpProcessingError) or isinstance(exc.__cause__, HttpProcessingError)
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = exc.__cause__ if isinstance(exc.__cause__, HttpProcessingError) else exc
+    text = str(getattr(cause, "message", "") or cause).strip()
+    return (text.splitlines()[0] if text else type(cause).__name__)[:200]
+
+
+def _peer(handler: RequestHandler) -> str:
+    peer = handler.transport.get_extra_info("peername") if handler.transport is not None else None
+    return str(peer[0]) if isinstance(peer, tuple) else "-"
 
 
 class EdgeServer(web.Server):
