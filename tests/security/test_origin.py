@@ -4,11 +4,15 @@ streams included; preflights from allowed origins get 204 with what the browser 
 
 from __future__ import annotations
 
+import json
+import signal
+import time
+
 import pytest
 
 from ..fake_upstream import FakeUpstream
 from ..gateway_proc import GatewayProcess
-from .conftest import ALLOWED_ORIGIN, CHAT, envelope, request
+from .conftest import ALLOWED_ORIGIN, CHAT, edge_config, envelope, request
 
 REFUSED = [
     "https://evil.example",
@@ -123,3 +127,22 @@ def test_a_preflight_from_a_foreign_origin_is_refused(edge_gateway: GatewayProce
     assert status == 403
     assert "access-control-allow-origin" not in headers
     assert envelope(body)["code"] == "origin_not_allowed"
+
+
+def test_a_reload_applies_new_origins_and_hosts(upstream: FakeUpstream) -> None:
+    config = edge_config(upstream)
+    gw = GatewayProcess(config, env={"LLMS_TEST_SECONDARY_KEY": "sk-secondary-secret"}).start()
+    try:
+        hdrs = {"Origin": "https://late.example", "Host": "late.example"}
+        assert request(gw, "POST", "/v1/chat/completions", CHAT, hdrs)[0] == 403
+        config["cors"] = {"allow_origins": ["https://late.example"]}
+        config["server"] = {"allowed_hosts": ["late.example"]}
+        gw.config_path.write_text(json.dumps(config))
+        assert gw.proc is not None
+        gw.proc.send_signal(signal.SIGHUP)
+        end = time.monotonic() + 10
+        while request(gw, "POST", "/v1/chat/completions", CHAT, hdrs)[0] != 200:
+            assert time.monotonic() < end, gw.output()
+            time.sleep(0.1)
+    finally:
+        gw.stop()

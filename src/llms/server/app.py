@@ -20,7 +20,7 @@ from ..router import Router
 from .chat import SETTINGS, ChatHandler, new_request_id
 from .errors import make_error_middleware
 from .guards import EdgePolicy, on_prepare
-from .ui import UiAssets
+from .ui import CSP, UiAssets
 
 access_log = logging.getLogger("llms.access")
 
@@ -100,7 +100,11 @@ class Routes:
     async def index(self, request: web.Request) -> web.StreamResponse:
         if self.ui.has_index:
             return await self.ui.index(request)
-        return web.Response(text=self._fallback_page(request), content_type="text/html")
+        return web.Response(
+            text=self._fallback_page(request),
+            content_type="text/html",
+            headers={"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"},
+        )
 
     def _fallback_page(self, request: web.Request) -> str:
         api = f"{request.scheme}://{request.host}/v1"
