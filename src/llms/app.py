@@ -195,7 +195,6 @@ class Live:
         self._retiring: list[Gateway] = []
         self.chat: ChatHandler | None = None  # set once the HTTP app exists
         self.app: web.Application | None = None
-        self.runner: web.AppRunner | None = None
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -246,11 +245,10 @@ class Live:
             chat.max_size = config.client_max_size
             chat.keepalive, chat.write_timeout = rel.keepalive, rel.write_timeout
         edge = config.edge
-        self.settings.write_timeout, self.settings.body_timeout = rel.write_timeout, edge.body_timeout
+        self.settings.write_timeout = rel.write_timeout
+        self.settings.header_timeout, self.settings.body_timeout = edge.header_timeout, edge.body_timeout
         if self.app is not None:
             self.app[EDGE].configure(edge.allow_origins, edge.allowed_hosts)
-        if self.runner is not None and self.runner.server is not None:
-            self.runner.server.header_timeout = edge.header_timeout  # type: ignore[attr-defined]
 
     async def _retire(self, gateway: Gateway, table: Table) -> None:
         """Close the old providers once the requests that started on them are over (every
@@ -304,10 +302,7 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
     app = make_app(live.router, settings)
     live.chat, live.app = app["llms.chat"], app
     # shutdown() waits for the chat requests itself; aiohttp's own wait is for the rest
-    runner = EdgeRunner(
-        app, header_timeout=settings.header_timeout, handler_cancellation=True, access_log=None, shutdown_timeout=2.0
-    )
-    live.runner = runner
+    runner = EdgeRunner(app, settings=settings, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     try:

@@ -19,7 +19,7 @@ from ..core.types import Attempt
 from ..router import Router
 from .chat import SETTINGS, ChatHandler, new_request_id
 from .errors import make_error_middleware
-from .guards import EdgePolicy, on_prepare
+from .guards import EdgePolicy
 from .ui import CSP, UiAssets
 
 access_log = logging.getLogger("llms.access")
@@ -175,7 +175,7 @@ EDGE = web.AppKey("llms.edge", EdgePolicy)
 
 def make_app(router: Router, settings: ServerSettings) -> web.Application:
     edge = EdgePolicy(settings.allow_origins, settings.allowed_hosts, bind_host=settings.bind_host)
-    middlewares = [make_error_middleware(edge.check, lambda: settings.write_timeout)]
+    middlewares = [make_error_middleware(edge.check)]
     if settings.verbose:
         middlewares.insert(0, access_middleware)
     # client_max_size + 1 MiB: our own check answers 413 in the envelope; aiohttp's is a backstop.
@@ -194,7 +194,6 @@ def make_app(router: Router, settings: ServerSettings) -> web.Application:
     app.router.add_get("/health/ready", routes.ready)
     app.router.add_get("/", routes.index)
     app.router.add_get("/ui/{path:.+}", routes.ui.asset)
-    app.on_response_prepare.append(on_prepare)  # Server header; CORS headers, streams included
     app["llms.router"] = router
     app[EDGE] = edge  # the composition root reconfigures it on reload
     app[SETTINGS] = settings  # read per request where a setting follows reloads (body timeout)

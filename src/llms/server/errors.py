@@ -2,16 +2,12 @@
 status, for every route; unexpected exceptions become a 500 envelope (logged, never shown).
 
 The same middleware runs the edge guard first (Host and Origin, `guards.py`: before any body
-is read) and sends large non-streamed answers under the write timeout. One middleware, not
-three: aiohttp wraps every middleware in a partial per request, which is measurable."""
+is read). One middleware, not two: aiohttp wraps every middleware in a partial per request,
+which is measurable."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import socket
-import struct
 from collections.abc import Callable
 
 import orjson
@@ -47,8 +43,6 @@ def _from_http(exc: web.HTTPException, path: str) -> GatewayError:
 
 
 Guard = Callable[[web.Request], web.StreamResponse | None]
-# A body up to asyncio's write buffer high-water mark never waits for the client to read.
-UNBLOCKED_WRITE = 64 * 1024
 
 
 def _bad_body(exc: Exception) -> GatewayError:
@@ -60,9 +54,9 @@ def _bad_body(exc: Exception) -> GatewayError:
     )
 
 
-def make_error_middleware(guard: Guard | None = None, write_timeout: Callable[[], float] | None = None):  # type: ignore[no-untyped-def]
+def make_error_middleware(guard: Guard | None = None):  # type: ignore[no-untyped-def]
     """The middleware: `guard(request)` first (it raises a `GatewayError` or answers a
-    preflight), then the handler; `write_timeout()` bounds sending a large plain answer."""
+    preflight), then the handler."""
 
     @web.middleware
     async def error_middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
@@ -84,41 +78,9 @@ def make_error_middleware(guard: Guard | None = None, write_timeout: Callable[[]
                 return error_response(_bad_body(e))
             log.exception("unexpected error on %s %s", request.method, request.path)
             return error_response(GatewayError("Internal server error", status=500, type="server_error"))
-        if write_timeout is not None and type(response) is web.Response:
-            body = response.body
-            if isinstance(body, bytes) and len(body) > UNBLOCKED_WRITE:
-                await _send_within(request, response, write_timeout())
         return response
 
     return error_middleware
-
-
-async def _send_within(request: web.Request, response: web.Response, timeout: float) -> None:
-    """Send a large answer now, bounded: a client that reads nothing for `timeout` seconds is
-    cut off (aiohttp would wait for the socket to drain forever). aiohttp's own send after
-    the handler then finds the answer sent, or the connection closed."""
-    try:
-        async with asyncio.timeout(timeout):
-            await response.prepare(request)
-            await response.write_eof()
-    except TimeoutError:
-        log.info("%s %s: client read nothing for %gs, cut off", request.method, request.path, timeout)
-        _reset(request)
-    except ConnectionError:
-        pass
-
-
-def _reset(request: web.Request) -> None:
-    """Drop the connection with a reset: a plain close would leave megabytes queued in the
-    kernel for a client that never reads (SO_LINGER 0 discards them at once)."""
-    transport = request.transport
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
 
 
 error_middleware = make_error_middleware()

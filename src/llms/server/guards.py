@@ -176,12 +176,12 @@ def preflight(origin: str, requested_headers: str) -> web.Response:
     return web.Response(status=204, headers=headers)
 
 
-async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
     """Every answer: a Server header without versions; to an allowed cross origin, CORS headers.
-    (A response-prepare hook, so streamed answers get them too.)"""
+    Called as each answer is prepared (`protocol.EdgeRequest`), so streamed answers get them too."""
     headers = response.headers
     headers["Server"] = SERVER
-    if "Origin" in request.headers and CORS in request:
+    if "Origin" in request.headers and CORS in request and "Access-Control-Allow-Origin" not in headers:
         headers["Access-Control-Allow-Origin"] = request[CORS]
         headers["Access-Control-Expose-Headers"] = EXPOSED
         vary = headers.get("Vary")

@@ -8,6 +8,11 @@ reaches a route.
   or of the head's first byte (slowloris: one byte every few seconds held a connection open
   for aiohttp's whole keep-alive time, an hour). Idle keep-alive connections between
   requests keep aiohttp's own timeout.
+- A large non-streamed answer must be taken by the client within `write_timeout` seconds
+  (aiohttp waits for the socket to drain forever); then the connection is reset. Here, after
+  every middleware, so headers they add are still sent.
+
+The timeouts are read from the server settings at use, so a reload changes them.
 
 aiohttp has no public hook for either, so `EdgeRunner` builds the app's server as usual and
 makes its connections `EdgeRequestHandler`s (a subclass; the private attributes it reads are
@@ -17,7 +22,12 @@ named where they are used). tests/security/test_http_edge.py pins the behaviour.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
+import socket
+import struct
+from collections.abc import Coroutine
 from typing import Any
 
 import orjson
@@ -27,7 +37,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from ..core.errors import GatewayError
-from .guards import SERVER
+from .guards import SERVER, on_prepare
 
 log = logging.getLogger("llms.server")
 
@@ -36,45 +46,79 @@ def _envelope_bytes(error: GatewayError) -> bytes:
     return orjson.dumps(error.envelope())
 
 
-class EdgeRequestHandler(RequestHandler):
-    """aiohttp's connection protocol with the envelope for parser errors and a head timeout."""
+# A body up to asyncio's write buffer high-water mark never waits for the client to read.
+UNBLOCKED_WRITE = 64 * 1024
 
-    header_timeout: float = 15.0
-    _head_timer: asyncio.TimerHandle | None = None
+
+class EdgeRequestHandler(RequestHandler):
+    """aiohttp's connection protocol with the envelope for parser errors and the timeouts.
+    Per request it notes when a head starts (one clock read); `EdgeServer` sweeps its
+    connections once a second for heads that took too long (no timer per request)."""
+
+    settings: Any = None  # `ServerSettings`: header_timeout, write_timeout
+    _head_since: float | None = None  # when the head in progress started (None: none is)
     _head_count = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self._arm_head()
+        self._head_since, self._head_count = self._loop.time(), self._request_count
 
     def data_received(self, data: bytes) -> None:
         # A new request head starts when nothing is queued or running (aiohttp's `_messages`,
-        # `_request_in_progress`); body bytes arrive while the handler runs and arm nothing.
-        if self._head_timer is None and not self._request_in_progress and not self._messages:
-            self._arm_head()
+        # `_request_in_progress`); body bytes arrive while the handler runs and start nothing.
+        if self._head_since is None and not self._request_in_progress and not self._messages:
+            self._head_since, self._head_count = self._loop.time(), self._request_count
         super().data_received(data)
-        if self._head_timer is not None and self._request_count != self._head_count:
-            self._head_timer.cancel()  # the head is complete: the handler's body timeout takes over
-            self._head_timer = None
+        if self._head_since is not None and self._request_count != self._head_count:
+            self._head_since = None  # aiohttp parsed the head: the handler's body timeout takes over
 
-    def connection_lost(self, exc: BaseException | None) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-        super().connection_lost(exc)
+    def check_head(self, now: float, timeout: float) -> None:
+        since = self._head_since
+        if since is not None and now - since >= timeout and self._request_count == self._head_count:
+            self._head_since = None
+            if not self._force_close and self.transport is not None:
+                self._head_expired(timeout)
 
-    def _arm_head(self) -> None:
-        if self.header_timeout > 0 and self.transport is not None:
-            self._head_count = self._request_count  # aiohttp counts the heads it parsed
-            self._head_timer = self._loop.call_later(self.header_timeout, self._head_expired)
+    def finish_response(  # type: ignore[override]
+        self, request: BaseRequest, resp: web.StreamResponse, start_time: float | None
+    ) -> Coroutine[Any, Any, tuple[web.StreamResponse, bool]]:
+        """aiohttp awaits what this returns: a plain answer goes straight to aiohttp's own send
+        (no extra coroutine on the hot path); a large one is sent under the write timeout."""
+        if type(resp) is web.Response and self.settings is not None:
+            body = resp.body
+            if isinstance(body, bytes) and len(body) > UNBLOCKED_WRITE:
+                return self._finish_within(request, resp, start_time, self.settings.write_timeout)
+        return super().finish_response(request, resp, start_time)
 
-    def _head_expired(self) -> None:
-        self._head_timer = None
-        if self._request_count != self._head_count or self._force_close or self.transport is None:
+    async def _finish_within(
+        self, request: BaseRequest, resp: web.StreamResponse, start_time: float | None, timeout: float
+    ) -> tuple[web.StreamResponse, bool]:
+        try:
+            async with asyncio.timeout(timeout):
+                return await super().finish_response(request, resp, start_time)
+        except TimeoutError:
+            log.info("%s %s: client read nothing for %gs, cut off", request.method, request.path, timeout)
+            self._reset()
+            return resp, True
+
+    def _reset(self) -> None:
+        """Drop the connection with a reset: a plain close would leave megabytes queued in the
+        kernel for a client that never reads (SO_LINGER 0 discards them at once)."""
+        transport = self.transport
+        if transport is None:
             return
-        log.info("closed a connection whose request head took over %gs", self.header_timeout)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+        self.force_close()
+
+    def _head_expired(self, timeout: float) -> None:
+        assert self.transport is not None
+        log.info("closed a connection whose request head took over %gs", timeout)
         error = GatewayError(
-            f"Request head not received within {self.header_timeout:g} s",
+            f"Request head not received within {timeout:g} s",
             status=408,
             type="invalid_request_error",
             code="request_timeout",
@@ -134,24 +178,53 @@ def _peer(handler: RequestHandler) -> str:
     return str(peer[0]) if isinstance(peer, tuple) else "-"
 
 
+class EdgeRequest(web.Request):
+    """The app's request with the edge headers set as its answer is prepared (`guards.on_prepare`):
+    a direct call where aiohttp would otherwise send a signal, so no extra coroutine per answer."""
+
+    async def _prepare_hook(self, response: web.StreamResponse) -> None:
+        on_prepare(self, response)
+        await super()._prepare_hook(response)
+
+
 class EdgeServer(web.Server):
-    header_timeout: float = 15.0
+    settings: Any = None
+    _sweeper: asyncio.TimerHandle | None = None
 
     def __call__(self) -> RequestHandler:
         handler = EdgeRequestHandler(self, loop=self._loop, **self._kwargs)
-        handler.header_timeout = self.header_timeout
+        handler.settings = self.settings
+        if self._sweeper is None:
+            self._sweep()
         return handler
+
+    def _sweep(self) -> None:
+        """Once a second (at most a quarter of the timeout): close connections whose request
+        head is overdue."""
+        timeout = self.settings.header_timeout if self.settings is not None else 0
+        if timeout > 0:
+            now = self._loop.time()
+            for handler in self.connections:
+                if isinstance(handler, EdgeRequestHandler):
+                    handler.check_head(now, timeout)
+        self._sweeper = self._loop.call_later(min(1.0, max(0.1, (timeout or 4) / 4)), self._sweep)
+
+    def pre_shutdown(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        super().pre_shutdown()
 
 
 class EdgeRunner(web.AppRunner):
-    """`web.AppRunner` whose connections are `EdgeRequestHandler`s."""
+    """`web.AppRunner` whose connections are `EdgeRequestHandler`s reading `settings`."""
 
-    def __init__(self, app: web.Application, *, header_timeout: float = 15.0, **kwargs: Any) -> None:
+    def __init__(self, app: web.Application, *, settings: Any, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
-        self.header_timeout = header_timeout
+        self.settings = settings
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
         server.__class__ = EdgeServer  # the app's server as built by aiohttp, with our protocol factory
-        server.header_timeout = self.header_timeout  # type: ignore[attr-defined]
+        server.settings = self.settings  # type: ignore[attr-defined]
+        server.request_factory = functools.partial(self.app._make_request, _cls=EdgeRequest)
         return server
