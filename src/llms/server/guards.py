@@ -177,11 +177,11 @@ def preflight(origin: str, requested_headers: str) -> web.Response:
 
 
 def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
-    """Every answer: a Server header without versions; to an allowed cross origin, CORS headers.
-    Called as each answer is prepared (`protocol.EdgeRequest`), so streamed answers get them too."""
+    """An answer to a request with `Origin`: CORS headers when the origin is an allowed cross
+    one. Called as the answer is prepared (`protocol.CorsRequest`), so streams get them too."""
     headers = response.headers
     headers["Server"] = SERVER
-    if "Origin" in request.headers and CORS in request and "Access-Control-Allow-Origin" not in headers:
+    if CORS in request and "Access-Control-Allow-Origin" not in headers:
         headers["Access-Control-Allow-Origin"] = request[CORS]
         headers["Access-Control-Expose-Headers"] = EXPOSED
         vary = headers.get("Vary")
