@@ -36,7 +36,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from ..core.errors import GatewayError
-from .guards import SERVER, on_prepare
+from .guards import SERVER
 
 log = logging.getLogger("llms.server")
 
@@ -177,27 +177,6 @@ def _peer(handler: RequestHandler) -> str:
     return str(peer[0]) if isinstance(peer, tuple) else "-"
 
 
-class CorsRequest(web.Request):
-    """A request that carries `Origin`: its answer gets the CORS headers as it is prepared
-    (`guards.on_prepare`), streams included. Requests without `Origin` stay plain
-    `web.Request`s, so they pay nothing for it (a response signal would cost every answer)."""
-
-    async def _prepare_hook(self, response: web.StreamResponse) -> None:
-        on_prepare(self, response)
-        await super()._prepare_hook(response)
-
-
-def request_factory(app: web.Application) -> Any:
-    make = app._make_request
-
-    def factory(message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> web.Request:
-        if "Origin" in message.headers:
-            return make(message, payload, protocol, writer, task, _cls=CorsRequest)
-        return make(message, payload, protocol, writer, task)
-
-    return factory
-
-
 class EdgeServer(web.Server):
     settings: Any = None
     _sweeper: asyncio.TimerHandle | None = None
@@ -237,7 +216,6 @@ class EdgeRunner(web.AppRunner):
         server = await super()._make_server()
         server.__class__ = EdgeServer  # the app's server as built by aiohttp, with our protocol factory
         server.settings = self.settings  # type: ignore[attr-defined]
-        server.request_factory = request_factory(self.app)
         # The Server header: aiohttp fills in its module's SERVER_SOFTWARE (with the Python and
         # aiohttp versions) when a response has none; naming ours there costs nothing per answer.
         web_response.SERVER_SOFTWARE = SERVER
