@@ -47,6 +47,8 @@ def _envelope_bytes(error: GatewayError) -> bytes:
 
 # A body up to asyncio's write buffer high-water mark never waits for the client to read.
 UNBLOCKED_WRITE = 64 * 1024
+_data_received = RequestHandler.data_received
+_finish_response = RequestHandler.finish_response
 
 
 class EdgeRequestHandler(RequestHandler):
@@ -54,9 +56,15 @@ class EdgeRequestHandler(RequestHandler):
     Per request it notes when a head starts (one clock read); `EdgeServer` sweeps its
     connections once a second for heads that took too long (no timer per request)."""
 
-    settings: Any = None  # `ServerSettings`: header_timeout, write_timeout
-    _head_since: float | None = None  # when the head in progress started (None: none is)
-    _head_count = 0
+    # Slots like aiohttp's own, and its methods called directly rather than through super():
+    # data_received runs for every packet, and each attribute or super() lookup is measurable.
+    __slots__ = ("settings", "_head_since", "_head_count")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.settings: Any = None  # `ServerSettings`: header_timeout, write_timeout
+        self._head_since: float | None = None  # when the head in progress started (None: none is)
+        self._head_count = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -65,9 +73,10 @@ class EdgeRequestHandler(RequestHandler):
     def data_received(self, data: bytes) -> None:
         # A new request head starts when nothing is queued or running (aiohttp's `_messages`,
         # `_request_in_progress`); body bytes arrive while the handler runs and start nothing.
-        if self._head_since is None and not self._request_in_progress and not self._messages:
-            self._head_since, self._head_count = self._loop.time(), self._request_count
-        super().data_received(data)
+        if self._head_since is None:
+            if not self._request_in_progress and not self._messages:
+                self._head_since, self._head_count = self._loop.time(), self._request_count
+        _data_received(self, data)
         if self._head_since is not None and self._request_count != self._head_count:
             self._head_since = None  # aiohttp parsed the head: the handler's body timeout takes over
 
@@ -83,11 +92,11 @@ class EdgeRequestHandler(RequestHandler):
     ) -> Coroutine[Any, Any, tuple[web.StreamResponse, bool]]:
         """aiohttp awaits what this returns: a plain answer goes straight to aiohttp's own send
         (no extra coroutine on the hot path); a large one is sent under the write timeout."""
-        if type(resp) is web.Response and self.settings is not None:
-            body = resp.body
-            if isinstance(body, bytes) and len(body) > UNBLOCKED_WRITE:
+        if type(resp) is web.Response:
+            body = resp._body  # the bytes as given (the `body` property may wrap them)
+            if type(body) is bytes and len(body) > UNBLOCKED_WRITE and self.settings is not None:
                 return self._finish_within(request, resp, start_time, self.settings.write_timeout)
-        return super().finish_response(request, resp, start_time)
+        return _finish_response(self, request, resp, start_time)
 
     async def _finish_within(
         self, request: BaseRequest, resp: web.StreamResponse, start_time: float | None, timeout: float
