@@ -27,6 +27,7 @@ from aiohttp import web
 
 from . import __version__
 from .config import PACKAGED, Config, ConfigError, init_home, load_config  # noqa: F401 (init_home: for the cli)
+from .config.edge import AUTH_NOTICE
 from .config.reliability import ProviderReliability
 from .core.types import ProviderConfig
 from .observe.logs import LineLogger
@@ -34,7 +35,9 @@ from .observe.logs import install as install_logging
 from .providers import Factory, Provider, ProviderConfigInvalid, ProviderUnavailable, factory_for, known_types
 from .router import DEFAULT_BUDGET, BreakerPolicy, ProviderPolicy, RetryPolicy, Router, RouterPolicy, Table
 from .server import CHAT, Current, Runtime, ServerSettings, make_app
+from .server.app import EDGE
 from .server.chat import ChatHandler
+from .server.protocol import EdgeRunner
 from .server.usage_api import add_usage_routes
 from .services import open_services
 from .transport.scrub import Scrubber
@@ -92,6 +95,8 @@ def build(config: Config) -> Gateway:
         else:
             entry["state"] = _add_provider(config.source, factory, pc, providers, notices)
         status.append(entry)
+    if config.edge.auth_requested:
+        notices.append(AUTH_NOTICE)
     return Gateway(config, providers, unkeyed, notices, status)
 
 
@@ -150,6 +155,10 @@ def runtime_for(gateway: Gateway) -> Runtime:
         providers=tuple(gateway.status),
         keepalive=config.reliability.keepalive,
         write_timeout=config.reliability.write_timeout,
+        allow_origins=config.edge.allow_origins,
+        allowed_hosts=config.edge.allowed_hosts,
+        header_timeout=config.edge.header_timeout,
+        body_timeout=config.edge.body_timeout,
     )
 
 
@@ -211,6 +220,7 @@ class Live:
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._retiring: list[Gateway] = []
+        self.app: web.Application | None = None  # set once the HTTP app exists (its edge policy follows reloads)
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -239,6 +249,9 @@ class Live:
             self.gateway = new
             self.current.runtime = runtime_for(new)  # swapped whole, never edited in place
             redact_secrets(new.config)  # (the old keys stay blanked too: they may still be in flight)
+            if self.app is not None:
+                edge = new.config.edge
+                self.app[EDGE].configure(edge.allow_origins, edge.allowed_hosts)
             if new.config.usage != old.config.usage:
                 log.warning("config reload: the `usage` settings take effect at the next start")
             if new.config.telemetry != old.config.telemetry:
@@ -309,12 +322,13 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
         await opened.aclose()
         raise
     live = Live(gateway, config_path)
-    app = make_app(live.router, ServerSettings(__version__, verbose), live.current, opened.services)
+    app = make_app(live.router, ServerSettings(__version__, verbose, host), live.current, opened.services)
     opened.observability.bind(live.router, app[CHAT], opened.sink)
     if opened.sink is not None:  # the read API (off: its paths answer 404, the analytics page says so)
         add_usage_routes(app, opened.sink)
+    live.app = app
     # shutdown() waits for the chat requests itself; aiohttp's own wait is for the rest
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
+    runner = EdgeRunner(app, current=live.current, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.types import MAX_UPSTREAM_BODY, MAX_UPSTREAM_EVENT, ProviderConfig, Timeouts
+from .edge import Edge, parse_edge
 from .reliability import PER_PROVIDER, TOP_LEVEL, Reliability, parse_reliability
 from .telemetry import TelemetrySettings, parse_telemetry
 from .usage import UsageSettings, parse_usage
@@ -41,8 +42,11 @@ PROVIDER_KEYS = frozenset(
     {"enabled", "type", "base_url", "api_key", "models", "pricing", "default_pricing", "headers", "timeouts", "check"}
     | PER_PROVIDER
 )
-TOP_LEVEL_KEYS = frozenset({"auth", "defaults", "limits", "convert", "providers", "timeouts", "usage"}) | TOP_LEVEL
-TOP_LEVEL_KEYS |= {"telemetry"}
+TOP_LEVEL_KEYS = (
+    frozenset({"auth", "defaults", "limits", "convert", "providers", "timeouts", "usage", "cors", "server"})
+    | {"telemetry"}
+    | TOP_LEVEL
+)
 TIMEOUT_KEYS = ("connect", "first_byte", "idle", "total")
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024
 _ENV_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
@@ -69,6 +73,7 @@ class Config:
     reliability: Reliability = field(default_factory=Reliability)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     usage: UsageSettings = field(default_factory=UsageSettings)
+    edge: Edge = field(default_factory=Edge)  # cors, server, auth
 
 
 def resolve_secret(value: str, env: dict[str, str] | os._Environ[str]) -> tuple[str | None, str | None]:
@@ -159,6 +164,7 @@ def parse_config(data: Any, source: str, env: dict[str, str] | os._Environ[str] 
         reliability=parse_reliability(c, root),
         telemetry=parse_telemetry(c, root),
         usage=parse_usage(c, root, env),
+        edge=parse_edge(c, root),
     )
 
 

@@ -5,7 +5,8 @@ its own, and no configured secret is written.
 Records go through a queue to a thread that formats and writes them, so the event loop does
 no logging I/O. On the loop side (`Prepare`) each record gets the request id of the task
 that logged it (`core.outbound`), and its message is rendered once (a text line escapes its
-control characters there: a client's model name with a newline in it cannot forge a line).
+control characters there: a client's model name with a newline in it cannot forge a line; a
+traceback keeps its lines, each indented and escaped, so none of them can pass for a record).
 On the writer thread `TextFormatter` or `JsonFormatter` builds the line and blanks every
 secret the gateway knows (provider keys), a backstop behind the transport's scrubbing.
 
@@ -36,6 +37,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]")
 
 
 def _escape(text: str) -> str:
+    if not _CONTROL.search(text):
+        return text
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
@@ -51,12 +54,15 @@ class Prepare(logging.Formatter):
         if getattr(record, "request_id", None) is None:
             record.request_id = current_request_id()
         message = record.getMessage()
-        if self.escape and _CONTROL.search(message):
+        if self.escape:
             message = _escape(message)
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
-            message = f"{message}\n{record.exc_text}"
+            trace = record.exc_text
+            if self.escape:  # each traceback line indented and escaped: none can pass for a record
+                trace = "\n".join("  | " + _escape(line) for line in trace.splitlines())
+            message = f"{message}\n{trace}"
         return message
 
 

@@ -15,11 +15,13 @@ from aiohttp import web
 
 from ..core.errors import NotFound
 from ..router import Router
+from .anthropic_messages import CountTokens
 from .chat import ChatHandler
-from .errors import error_middleware
+from .errors import make_error_middleware
+from .guards import EdgePolicy
 from .metrics_api import add_metrics_route
-from .runtime import Current, Services
-from .ui import UiAssets
+from .runtime import CURRENT, Current, Services
+from .ui import CSP, UiAssets
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +30,13 @@ class ServerSettings:
 
     version: str = ""
     verbose: bool = False
+    bind_host: str = "127.0.0.1"  # the Host policy is stricter on a loopback bind
 
 
 ROUTER = web.AppKey("router", Router)
 CHAT = web.AppKey("chat", ChatHandler)  # the composition root ends chat requests at the shutdown deadline
-CURRENT = web.AppKey("current", Current)
 SERVICES = web.AppKey("services", Services)
+EDGE = web.AppKey("edge", EdgePolicy)  # the composition root reconfigures it on reload
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -49,11 +52,14 @@ class Routes:
         self.created = int(time.time())
         self.ui = UiAssets()
 
-    def _model(self, alias: str, provider_name: str) -> dict[str, Any]:
-        return {"id": alias, "object": "model", "created": self.created, "owned_by": provider_name}
+    def _model(self, alias: str, provider: Any) -> dict[str, Any]:
+        model = {"id": alias, "object": "model", "created": self.created, "owned_by": provider.name}
+        if provider.is_embedding_model(alias):
+            model["type"] = "embedding"  # (POST /v1/embeddings; every other model is a chat model)
+        return model
 
     async def models(self, request: web.Request) -> web.Response:
-        data = [self._model(alias, p.name) for alias, p in self.router.models()]
+        data = [self._model(alias, p) for alias, p in self.router.models()]
         return json_response({"object": "list", "data": data})
 
     async def model(self, request: web.Request) -> web.Response:
@@ -61,7 +67,7 @@ class Routes:
         providers = self.router.candidates.get(alias)
         if not providers:
             raise NotFound(f"The model '{alias}' does not exist", code="model_not_found", param="model")
-        return json_response(self._model(alias, providers[0].name))
+        return json_response(self._model(alias, providers[0]))
 
     async def llms_models(self, request: web.Request) -> web.Response:
         """llms.py's `GET /models`: every alias with the provider that serves it first."""
@@ -100,7 +106,11 @@ class Routes:
     async def index(self, request: web.Request) -> web.StreamResponse:
         if self.ui.has_index:
             return await self.ui.index(request)
-        return web.Response(text=self._fallback_page(request), content_type="text/html")
+        return web.Response(
+            text=self._fallback_page(request),
+            content_type="text/html",
+            headers={"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"},
+        )
 
     def _fallback_page(self, request: web.Request) -> str:
         api = f"{request.scheme}://{request.host}/v1"
@@ -132,15 +142,21 @@ def make_app(
     """The HTTP app over one router (whose table reloads swap), the runtime in force and the
     process's services."""
     services = services or Services()
+    runtime = current.runtime
+    edge = EdgePolicy(runtime.allow_origins, runtime.allowed_hosts, bind_host=settings.bind_host)
     # client_max_size + 1 MiB: our own check answers 413 in the envelope; aiohttp's is a backstop.
     max_size = current.runtime.max_size
-    app = web.Application(middlewares=[error_middleware], client_max_size=max_size + 1024 * 1024)
+    app = web.Application(middlewares=[make_error_middleware(edge.check)], client_max_size=max_size + 1024 * 1024)
     routes = Routes(router, settings, current, services)
     chat = ChatHandler(router, current, services, settings.verbose)
     # The bound coroutine method, not the instance: aiohttp wraps a callable object that is not
     # a coroutine function in one more coroutine per request (~1.2 % of a request's instructions).
     app.router.add_post("/v1/chat/completions", chat.__call__)
     app.router.add_post("/chat/completions", chat.__call__)
+    app.router.add_post("/v1/messages", chat.messages)
+    app.router.add_post("/v1/messages/count_tokens", CountTokens(router, current).__call__)
+    app.router.add_post("/v1/responses", chat.responses)
+    app.router.add_post("/v1/embeddings", chat.embeddings)
     app.router.add_get("/v1/models", routes.models)
     app.router.add_get("/v1/models/{model:.+}", routes.model)
     app.router.add_get("/models", routes.llms_models)
@@ -155,4 +171,5 @@ def make_app(
     app[CHAT] = chat
     app[CURRENT] = current
     app[SERVICES] = services
+    app[EDGE] = edge
     return app

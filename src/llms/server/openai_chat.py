@@ -11,6 +11,7 @@ whether or not the client did; when the client did not, the usage-only chunk (an
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from typing import Any
@@ -19,13 +20,12 @@ import orjson
 from aiohttp import web
 
 from ..core.errors import GatewayError, InvalidRequest, PayloadTooLarge
-from ..core.overhead import overhead_seconds
 from ..core.types import Chunk, RequestRecord
 from .call import Call
+from .runtime import CURRENT
 
 API = "chat.completions"
 BUDGET_HEADER = "x-llms-timeout"
-OVERHEAD_HEADER = "x-llms-overhead-ms"
 DONE = b"data: [DONE]\n\n"
 _NULL_USAGE = b',"usage":null'
 
@@ -55,12 +55,31 @@ def error_event(error: GatewayError) -> bytes:
 # -- requests -------------------------------------------------------------------------------
 
 
+async def _read(request: web.Request) -> bytes:
+    """The raw body. Nearly always it came with the head and is read at once; one still
+    arriving must be complete within the body timeout (slowloris: a byte every few seconds)."""
+    if request.content.is_eof():
+        return await request.read()
+    current = request.app.get(CURRENT)
+    timeout = current.runtime.body_timeout if current is not None else None
+    try:
+        async with asyncio.timeout(timeout):
+            return await request.read()
+    except TimeoutError:
+        raise GatewayError(
+            f"Request body not received within {timeout:g} s",
+            status=408,
+            type="invalid_request_error",
+            code="request_timeout",
+        ) from None
+
+
 async def read_body(request: web.Request, max_size: int) -> dict[str, Any]:
     """The JSON body as a dict, or a 400/413 that says what is wrong."""
     if request.content_length is not None and request.content_length > max_size:
         raise PayloadTooLarge(f"Request body of {request.content_length} bytes is over the limit of {max_size} bytes")
     try:
-        raw = await request.read()
+        raw = await _read(request)
     except web.HTTPRequestEntityTooLarge:
         raw = None
     if raw is None or len(raw) > max_size:
@@ -140,19 +159,11 @@ def headers(record: RequestRecord) -> dict[str, str]:
     return out
 
 
-def answer(result: dict[str, Any], record: RequestRecord) -> web.Response:
-    """A non-streamed answer: the upstream's completion with llms.py's metadata, and
-    `x-llms-overhead-ms`: the gateway's own time on it so far (`core/overhead.py`)."""
+def answer(result: dict[str, Any], call: Call) -> web.Response:
+    """A non-streamed answer: the upstream's completion with llms.py's metadata."""
+    record = call.record
     add_metadata(result, record)
-    body = orjson.dumps(result)
-    out = headers(record)
-    out[OVERHEAD_HEADER] = overhead_ms(record)
-    return web.Response(body=body, content_type="application/json", headers=out)
-
-
-def overhead_ms(record: RequestRecord) -> str:
-    """`x-llms-overhead-ms`: the request's time so far less its upstream attempts'."""
-    return f"{overhead_seconds(time.perf_counter() - record.started, record.attempts) * 1000:.3f}"
+    return web.Response(body=orjson.dumps(result), content_type="application/json", headers=headers(record))
 
 
 def add_metadata(result: dict[str, Any], record: RequestRecord) -> None:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import web
+
 from ..core.outbound import Outbound
 from ..core.types import RequestRecord
 
@@ -23,7 +25,11 @@ class Runtime:
     default_model: str | None = None
     providers: tuple[Mapping[str, Any], ...] = ()  # for /status: name, type, state, models
     keepalive: float = 15.0  # SSE comment frame after this many seconds of silence (0: never)
-    write_timeout: float = 60.0  # a streaming client that reads nothing for this long is cut off
+    write_timeout: float = 60.0  # a client that reads nothing for this long is cut off (streams and large answers)
+    allow_origins: tuple[str, ...] = ()  # `cors.allow_origins`, beyond the own and loopback origins
+    allowed_hosts: tuple[str, ...] = ()  # `server.allowed_hosts`, beyond the machine's own names
+    header_timeout: float = 15.0  # seconds for a request head (the connection level)
+    body_timeout: float = 60.0  # seconds for a request body once its head is in
 
 
 class Current:
@@ -33,6 +39,9 @@ class Current:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+
+
+CURRENT = web.AppKey("current", Current)  # on the app: read per request where a setting follows reloads
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +55,7 @@ class Services:
     store_content: bool = False
     stats: Callable[[], Mapping[str, Any]] | None = None
     # tracing on: opens a request's span once its model is known (id, client headers, record,
-    # body) and returns the `Outbound` its upstream requests go out with
-    trace: Callable[[str, Mapping[str, str], RequestRecord, Mapping[str, Any]], Outbound] | None = None
+    # body, operation: chat or embeddings) and returns the `Outbound` its upstream requests go out with
+    trace: Callable[[str, Mapping[str, str], RequestRecord, Mapping[str, Any], str], Outbound] | None = None
     metrics: Callable[[], bytes] | None = None  # GET /metrics: the exposition text
     metrics_type: str = "text/plain; charset=utf-8"
