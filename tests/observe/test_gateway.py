@@ -263,3 +263,20 @@ def test_metrics_off(upstream: fu.FakeUpstream) -> None:
         assert httpx.get(gw.url + "/metrics", timeout=5).status_code == 404
     finally:
         gw.stop()
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/messages", {"model": "chat", "max_tokens": 16, "messages": MSG}),
+        ("/v1/responses", {"model": "chat", "input": "hi"}),
+    ],
+)
+def test_every_api_answers_with_the_id_and_the_overhead(
+    gateway: GatewayProcess, upstream: fu.FakeUpstream, path: str, body: dict[str, Any]
+) -> None:
+    upstream.on("primary", "p-chat", fu.reply("hi"))
+    r = httpx.post(gateway.url + path, json=body, headers={"x-request-id": f"api{path.replace('/', '-')}"}, timeout=20)
+    assert r.status_code == 200, r.text
+    assert r.headers["x-request-id"] == f"api{path.replace('/', '-')}"
+    assert float(r.headers["x-llms-overhead-ms"]) >= 0
