@@ -1,0 +1,229 @@
+"""The limits shared by every gateway process through Redis (`"limits": {"redis_url": …}`):
+the same counters as `LocalLimiter`, kept in Redis and changed by Lua scripts, each one
+atomic on the server, so two processes enforce one limit together. Admission is one round
+trip (EVALSHA); settling is another, off the request's path. A key's revocation is a flag in
+Redis that the admission script checks, so it holds on every replica at once.
+
+All of a key's counters share the hash tag `{key id}` (one Redis Cluster slot per key).
+
+Redis unreachable: requests go on being served with a loud log and `status()["redis"] ==
+"down"`, counted per process by the `LocalLimiter` fallback — or refused with
+`limits_unavailable` when `fail_closed`. Redis is tried again at most once a second."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from .limiter import ADMITTED_FREELY, Decision, LocalLimiter, has_limits, rate_headers, refuse
+from .periods import WINDOW, minute, period_bounds, period_id
+from .record import ClientKey
+
+log = logging.getLogger("llms.limits")
+
+# KEYS: requests, tokens, spent, reserved, revoked. ARGV: rpm, tpm, budget (<0: none), estimate,
+# window ttl, period ttl. Returns {code, requests, tokens}: 0 revoked, 1 rpm, 2 tpm, 3 quota, 4 ok.
+ADMIT = """
+local rpm, tpm, budget = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if redis.call('EXISTS', KEYS[5]) == 1 then return {0, 0, 0} end
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+local tokens = tonumber(redis.call('GET', KEYS[2]) or '0')
+if rpm > 0 and count >= rpm then return {1, count, tokens} end
+if tpm > 0 and tokens >= tpm then return {2, count, tokens} end
+if budget >= 0 then
+  local used = tonumber(redis.call('GET', KEYS[3]) or '0') + tonumber(redis.call('GET', KEYS[4]) or '0')
+  if used >= budget then return {3, count, tokens} end
+  redis.call('INCRBYFLOAT', KEYS[4], ARGV[4])
+  redis.call('EXPIRE', KEYS[4], ARGV[6])
+end
+if rpm > 0 then
+  count = redis.call('INCR', KEYS[1])
+  if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
+end
+return {4, count, tokens}
+"""
+
+# KEYS: tokens, spent, reserved. ARGV: tokens, cost, reserved ('' when no budget), window ttl, period ttl.
+SETTLE = """
+local tokens = tonumber(ARGV[1])
+if tokens > 0 then
+  redis.call('INCRBY', KEYS[1], tokens)
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+end
+if ARGV[3] ~= '' then
+  redis.call('INCRBYFLOAT', KEYS[3], -tonumber(ARGV[3]))
+  redis.call('INCRBYFLOAT', KEYS[2], ARGV[2])
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
+end
+return 1
+"""
+
+CODES = {0: "revoked", 1: "rate_limit_requests", 2: "rate_limit_tokens", 3: "insufficient_quota"}
+RETRY_EVERY = 1.0  # seconds between attempts to reach a Redis that was down
+
+
+def names(key_id: str, now: float, period: str | None) -> list[str]:
+    """The Redis keys of one API key's counters: requests, tokens, spent, reserved, revoked."""
+    base = f"llms:{{{key_id}}}"
+    w = minute(now)
+    p = period or "none"
+    return [f"{base}:r:{w}", f"{base}:t:{w}", f"{base}:s:{p}", f"{base}:v:{p}", f"{base}:revoked"]
+
+
+def period_ttl(key: ClientKey, now: float) -> int:
+    """Spend counters outlive their period by a day (a late settle still lands)."""
+    assert key.period is not None
+    return int(period_bounds(key.period, now)[1] - now) + 86400
+
+
+class SharedLimiter:
+    """`SharedLimiter(url)`: the limiter of every process on one Redis; `aclose()` at exit."""
+
+    def __init__(self, url: str, *, fail_closed: bool = False, timeout: float = 0.5, client: Any = None) -> None:
+        import redis.asyncio as aioredis
+
+        self.url = url
+        self.fail_closed = fail_closed
+        self.redis = client or aioredis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=0
+        )
+        self._admit = self.redis.register_script(ADMIT)
+        self._settle = self.redis.register_script(SETTLE)
+        self.local = LocalLimiter()
+        self.down_since: float | None = None
+        self._retry_at = 0.0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._errors = _errors()
+
+    # -- the request's side --------------------------------------------------------------------
+
+    async def admit(self, key: ClientKey, estimate: float = 0.0) -> Decision:
+        """Admit or refuse `key`'s request: one Redis round trip, or the fallback."""
+        if not has_limits(key) and self.down_since is None:
+            return await self._revoked_only(key)
+        now = time.time()
+        if self.down_since is not None and now < self._retry_at:
+            return self._fallback(key, estimate, now)
+        try:
+            return await self._shared(key, estimate, now)
+        except self._errors as e:
+            self._down(e)
+            return self._fallback(key, estimate, now)
+
+    async def _revoked_only(self, key: ClientKey) -> Decision:
+        """A key without limits still has to be checked against the shared revocation flag."""
+        try:
+            revoked = await self.redis.exists(names(key.id, 0, None)[4])
+        except self._errors as e:
+            self._down(e)
+            return self._fallback(key, 0.0, time.time())
+        return Decision("revoked", key_id=key.id) if revoked else ADMITTED_FREELY
+
+    async def _shared(self, key: ClientKey, estimate: float, now: float) -> Decision:
+        period = period_id(key.period, now) if key.budget is not None and key.period is not None else None
+        budget = key.budget if period is not None else -1
+        ttl = int(WINDOW * 2)
+        args = [key.rpm or 0, key.tpm or 0, budget, estimate, ttl, period_ttl(key, now) if period else ttl]
+        code, requests, tokens = await self._admit(keys=names(key.id, now, period), args=args)
+        self._up()
+        if code == 0:
+            return Decision("revoked", key_id=key.id, shared=True)
+        if code != 4:
+            d = refuse(key, CODES[code], int(requests), int(tokens), now)  # type: ignore[arg-type]
+            d.shared = True
+            return d
+        headers = rate_headers(key, int(requests), int(tokens), now)
+        return Decision(None, None, headers, key.id, period, estimate if period else 0.0, shared=True)
+
+    def _fallback(self, key: ClientKey, estimate: float, now: float) -> Decision:
+        if self.fail_closed:
+            return Decision("limits_unavailable", retry_after=RETRY_EVERY, key_id=key.id)
+        return self.local.check(key, estimate, now)
+
+    def settle(self, decision: Decision, tokens: int | None, cost: float | None) -> None:
+        """Count the call's real tokens and cost; never waits (a task, for the shared ones)."""
+        if not decision.key_id or decision.refusal is not None:
+            return
+        if not decision.shared:
+            self.local.settle(decision, tokens, cost)
+            return
+        task = asyncio.ensure_future(self._settle_shared(decision, tokens or 0, cost or 0.0))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _settle_shared(self, d: Decision, tokens: int, cost: float) -> None:
+        if not tokens and d.period is None:
+            return
+        now = time.time()
+        keys = names(d.key_id, now, d.period)
+        ttl = int(WINDOW * 2)
+        period_ttl_ = 86400 * 33  # the period's own end is not known here: outlive any period
+        args = [tokens, cost, "" if d.period is None else d.reserved, ttl, period_ttl_]
+        try:
+            await self._settle(keys=[keys[1], keys[2], keys[3]], args=args)
+        except self._errors as e:
+            self._down(e)
+            log.error("limits: Redis unreachable, %d tokens / $%.6f of %s not counted", tokens, cost, d.key_id)
+
+    # -- set-up, revocation, status ------------------------------------------------------------
+
+    async def seed(self, key: ClientKey, spent: float) -> None:
+        """The ledger's spend this period, unless Redis already counts it (SET NX)."""
+        self.local.seed_now(key, spent)
+        if key.budget is None or key.period is None:
+            return
+        now = time.time()
+        try:
+            await self.redis.set(names(key.id, now, period_id(key.period, now))[2], spent, nx=True,
+                                 ex=period_ttl(key, now))  # fmt: skip
+        except self._errors as e:
+            self._down(e)
+
+    async def revoke(self, key_id: str) -> None:
+        """Every replica refuses the key from its next request on."""
+        await self.redis.set(names(key_id, 0, None)[4], 1)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "backend": "redis",
+            "redis": "down" if self.down_since is not None else "ok",
+            "fail_closed": self.fail_closed,
+            **({"down_since": self.down_since} if self.down_since is not None else {}),
+        }
+
+    def _down(self, error: BaseException) -> None:
+        now = time.time()
+        if self.down_since is None:
+            self.down_since = now
+            log.error(
+                "limits: Redis at %s is unreachable (%s): %s until it is back",
+                _safe(self.url), str(error) or type(error).__name__,
+                "refusing keyed requests (fail_closed)" if self.fail_closed else "limits are counted per process",
+            )  # fmt: skip
+        self._retry_at = now + RETRY_EVERY
+
+    def _up(self) -> None:
+        if self.down_since is not None:
+            log.error("limits: Redis is back after %.1fs; limits are shared again", time.time() - self.down_since)
+            self.down_since = None
+
+    async def aclose(self) -> None:
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=2)
+        await self.redis.aclose()
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    import redis.exceptions as rx
+
+    return (rx.ConnectionError, rx.TimeoutError, OSError, asyncio.TimeoutError)
+
+
+def _safe(url: str) -> str:
+    """The URL without a password, for the log."""
+    if "@" in url:
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://…@{rest.rsplit('@', 1)[1]}"
+    return url
