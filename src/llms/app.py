@@ -27,9 +27,12 @@ from typing import Any, TextIO
 from aiohttp import web
 
 from . import __version__
-from .config import PACKAGED, Config, ConfigError, init_home, load_config  # noqa: F401 (init_home: for the cli)
+from .config import PACKAGED, Config, ConfigError, home_dir, init_home, load_config  # noqa: F401 (init_home: for the cli)
+from .config.access import database
 from .config.reliability import ProviderReliability
 from .core.types import ProviderConfig
+from .keys import KeyRefused  # noqa: F401 (for `llms keys`)
+from .keys.services import KeyServices, open_keys
 from .providers import Factory, Provider, ProviderConfigInvalid, ProviderUnavailable, factory_for, known_types
 from .router import DEFAULT_BUDGET, BreakerPolicy, ProviderPolicy, RetryPolicy, Router, RouterPolicy, Table
 from .server import ServerSettings, make_app
@@ -362,3 +365,10 @@ def run(config_path: str | None, host: str, port: int, verbose: bool) -> int:
         return 2
     finally:
         listener.stop()
+
+
+async def open_key_services(config: Config, serve: bool = True) -> KeyServices:
+    """The client-keys service over the ledger's database (the server's, or `llms keys`'s)."""
+    path, dsn = database(config.raw, home_dir())
+    access = config.access
+    return await open_keys(path, dsn, access.redis_url, access.fail_closed, serve=serve)

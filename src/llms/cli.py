@@ -21,6 +21,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    config, rest = (argv[1], argv[2:]) if argv[:1] == ["--config"] and len(argv) > 1 else (None, argv)
+    if rest[:1] == ["keys"]:  # `llms [--config FILE] keys create|list|revoke|update …`
+        from .cli_keys import main as keys_main
+
+        return keys_main(rest[1:], config)
     args = parser().parse_args(argv)
     verbose = args.verbose or os.environ.get("VERBOSE", "") not in ("", "0", "false")
     if args.init:

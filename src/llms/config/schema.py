@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.types import MAX_UPSTREAM_BODY, MAX_UPSTREAM_EVENT, ProviderConfig, Timeouts
+from .access import Access, parse_access
 from .reliability import PER_PROVIDER, TOP_LEVEL, Reliability, parse_reliability
 
 # Request parameters a provider entry may set as defaults; a client's own value wins.
@@ -63,6 +64,7 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
     reliability: Reliability = field(default_factory=Reliability)
+    access: Access = field(default_factory=Access)
 
 
 def resolve_secret(value: str, env: dict[str, str] | os._Environ[str]) -> tuple[str | None, str | None]:
@@ -151,6 +153,7 @@ def parse_config(data: Any, source: str, env: dict[str, str] | os._Environ[str] 
         raw=root,
         ignored=ignored,
         reliability=parse_reliability(c, root),
+        access=parse_access(c, root, env),
     )
 
 
