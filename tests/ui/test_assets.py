@@ -95,6 +95,6 @@ def test_status_tells_the_ui_the_default_model(ui_gateway):
 
 def test_vendored_libraries_keep_their_licences():
     versions = (UI / "vendor" / "VERSIONS").read_text()
-    for lib in ("marked", "dompurify", "highlight"):
+    for lib in ("marked", "dompurify", "highlight", "uplot"):
         assert (UI / "vendor" / lib / "LICENSE").is_file()
-    assert "marked" in versions and "dompurify" in versions and "highlightjs" in versions
+    assert "marked" in versions and "dompurify" in versions and "highlightjs" in versions and "uplot" in versions

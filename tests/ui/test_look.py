@@ -182,11 +182,11 @@ def test_focus_order_follows_the_layout(session):
     page = session.open()
     page.locator(".skip-link").focus()
     order = []
-    for _ in range(12):
+    for _ in range(13):
         page.keyboard.press("Tab")
         order.append(page.evaluate("document.activeElement.id || document.activeElement.className"))
     assert order == [
-        "brand", "sidebar-close", "new-chat", "search", "export", "import", "theme",
+        "brand", "sidebar-close", "new-chat", "analytics-link", "search", "export", "import", "theme",
         "model-button", "new-chat-top", "settings-open", "prompt", "attach",
     ]  # fmt: skip
     page.locator(".skip-link").focus()

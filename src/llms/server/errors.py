@@ -53,4 +53,4 @@ async def error_middleware(request: web.Request, handler):  # type: ignore[no-un
 
 
 def _is_api(path: str) -> bool:
-    return path.startswith("/v1/") or path in ("/v1", "/chat/completions", "/models", "/status")
+    return path.startswith(("/v1/", "/usage/")) or path in ("/v1", "/chat/completions", "/models", "/status")

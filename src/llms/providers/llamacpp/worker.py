@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ...core.errors import UpstreamStatusError
-from .settings import LocalSettings
+from . import runtimes
+from .settings import LocalSettings, require_runtime
 
 END = object()  # the last item of every job's queue
 
@@ -39,6 +40,7 @@ class Job:
         self.prompt_tokens = 0
         self.sampled = 0
         self.finish_reason: str | None = None
+        self.reported_usage: dict[str, int] | None = None  # when the runtime counts for us
 
     def emit(self, item: Any) -> None:
         """Hand one item to the waiting coroutine (called on the worker thread)."""
@@ -60,6 +62,8 @@ class Job:
 
     def usage(self) -> dict[str, int]:
         """Token counts (the end-of-generation token itself is not counted)."""
+        if self.reported_usage is not None:
+            return dict(self.reported_usage)
         completion = max(0, self.sampled - (1 if self.finish_reason == "stop" else 0))
         return {
             "prompt_tokens": self.prompt_tokens,
@@ -69,13 +73,13 @@ class Job:
 
 
 class ModelWorker:
-    """Owns the `llama_cpp.Llama` object; every call into it happens on one thread."""
+    """Owns the loaded model (a `runtimes.Runtime`); every call into it happens on one thread."""
 
     def __init__(self, provider: str, settings: LocalSettings) -> None:
         self.provider = provider
         self.settings = settings
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llms-{provider}")
-        self._llama: Any = None
+        self._model: runtimes.Runtime | None = None
         self._load_error: str | None = None
         self._lock = threading.Lock()
         self._jobs: set[Job] = set()
@@ -146,38 +150,17 @@ class ModelWorker:
             job.emit(END)
 
     def _generate(self, job: Job) -> None:
-        llama = self._ensure_loaded()
-        job.eos = llama.token_eos()
-        stream = llama.create_chat_completion(**job.kwargs, stream=True, logits_processor=[job.on_token])
-        try:
-            for chunk in stream:
-                if job.stop.is_set():
-                    return
-                for choice in chunk.get("choices") or ():
-                    job.finish_reason = choice.get("finish_reason") or job.finish_reason
-                job.emit(chunk)
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
+        self._ensure_loaded().generate(job)
 
-    def _ensure_loaded(self) -> Any:
-        if self._llama is not None:
-            return self._llama
+    def _ensure_loaded(self) -> runtimes.Runtime:
+        if self._model is not None:
+            return self._model
         if self._load_error is not None:
             raise ModelLoadError(self._load_error)
         s = self.settings
         before, started = rss_mb(), time.perf_counter()
         try:
-            from llama_cpp import Llama
-
-            self._llama = Llama(
-                model_path=str(s.model_path),
-                n_ctx=s.n_ctx,
-                n_threads=s.n_threads,
-                chat_format=s.chat_format,
-                verbose=False,
-            )
+            self._model = runtimes.load(require_runtime(s.runtime), s)
         except Exception as e:
             self._load_error = f"cannot load {s.model_path}: {type(e).__name__}: {e}"
             self.info["load_error"] = self._load_error
@@ -190,10 +173,9 @@ class ModelWorker:
             rss_after_load_mb=after,
             rss_load_delta_mb=round(after - before, 1),
             rss_mb=after,
-            n_threads=self._llama.n_threads,
-            chat_format=self._llama.chat_format,
+            **self._model.facts,
         )
-        return self._llama
+        return self._model
 
     def _count(self) -> None:
         self.info["generating"] = min(1, len(self._jobs))
@@ -201,9 +183,9 @@ class ModelWorker:
 
     def _shutdown(self) -> None:
         self._executor.shutdown(wait=True)
-        if self._llama is not None:
-            self._llama.close()
-            self._llama = None
+        if self._model is not None:
+            self._model.close()
+            self._model = None
             self.info["loaded"] = False
 
 

@@ -127,3 +127,37 @@ function* eventsOf(data) {
   }
   if (chunk.usage) yield { type: 'usage', usage: chunk.usage };
 }
+
+// -- the usage ledger (/usage/*): the analytics page's only source. Every request to it goes
+// through usageGet, so the admin key those routes will need once client keys exist is added here.
+
+/** Thrown when /usage/* answers 404: the gateway runs with the ledger off (`"usage": false`). */
+export class LedgerOff extends Error {}
+
+async function usageGet(path) {
+  let response;
+  try {
+    response = await fetch(path, { headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(15000) });
+  } catch (e) {
+    throw new ChatError(`Could not reach the gateway (${e.message}).`, { kind: 'network' });
+  }
+  if (response.status === 404 && !path.startsWith('/usage/requests/')) throw new LedgerOff('the usage ledger is off');
+  if (!response.ok) throw await errorFrom(response);
+  return response.json();
+}
+
+/**
+ * What the analytics page shows for the UTC days from `from` (unix seconds) on: the summary per
+ * day, model and provider, and the latest `limit` requests (with their attempts). Throws
+ * LedgerOff when the gateway keeps no ledger.
+ */
+export async function loadUsage(from, limit = 200) {
+  const summary = (group) => usageGet(`/usage/summary?group_by=${group}&from=${Math.floor(from)}`).then((r) => r.data);
+  const [days, models, providers, latest] = await Promise.all([
+    summary('day'),
+    summary('model'),
+    summary('provider'),
+    usageGet(`/usage/requests?limit=${limit}`),
+  ]);
+  return { days, models, providers, latest: latest.data, more: latest.has_more };
+}

@@ -6,6 +6,7 @@ import { byId, download, fillIcons, newId } from './dom.js';
 import { runReply } from './runner.js';
 import { newConversation, store, titleFrom } from './store.js';
 import { initTheme } from './theme.js';
+import { initAnalytics, refresh as refreshAnalytics } from './views/analytics.js';
 import { focusPrompt, initComposer, setBusy, setPlaceholder } from './views/composer.js';
 import { close as closeModels, initModelPicker, isOpen as modelsOpen, setModels, showModel } from './views/models.js';
 import { initSettings, openSettings } from './views/settings.js';
@@ -75,9 +76,27 @@ function refreshSidebar() {
   renderSidebar(store.conversations, state.current?.id);
 }
 
+/** The analytics page or the chat: one `view-analytics` class on the app decides what shows. */
+function showView(analytics) {
+  byId('app').classList.toggle('view-analytics', analytics);
+  byId('analytics').hidden = !analytics;
+  byId('analytics-link').toggleAttribute('aria-current', false);
+  if (analytics) byId('analytics-link').setAttribute('aria-current', 'page');
+}
+
+function openAnalytics() {
+  showView(true);
+  state.current = null;
+  refreshSidebar();
+  document.title = 'Analytics · llms';
+  if (isPhone()) toggleSidebar(false);
+  refreshAnalytics();
+}
+
 function openConversation(id) {
   const conv = store.get(id);
   if (!conv) return newChat();
+  showView(false);
   state.current = conv;
   history.replaceState(null, '', `#/c/${conv.id}`);
   setModel(conv.model && state.models.some((m) => m.id === conv.model) ? conv.model : preferredModel());
@@ -89,6 +108,7 @@ function openConversation(id) {
 }
 
 function newChat() {
+  showView(false);
   state.current = null;
   state.draft = { system: '', params: {} };
   history.replaceState(null, '', location.pathname);
@@ -259,6 +279,9 @@ function wireGlobal() {
     if (e.target.files[0]) importChats(e.target.files[0]);
     e.target.value = '';
   });
+  window.addEventListener('hashchange', () => {
+    if (location.hash === '#/analytics') openAnalytics();
+  });
   if (/Mac|iPhone|iPad/.test(navigator.platform)) byId('new-chat-kbd').textContent = '⌘ K';
   window.addEventListener('pagehide', () => state.streaming && persist(state.streaming.conv, { touch: false }));
 }
@@ -281,6 +304,7 @@ async function start() {
   initComposer(actions);
   initSettings(actions, store);
   initModelPicker([], pickModel);
+  initAnalytics();
   wireGlobal();
   store.subscribe(refreshSidebar);
   try {
@@ -295,7 +319,8 @@ async function start() {
   }
   setModels(state.models);
   const id = location.hash.match(/^#\/c\/(.+)$/)?.[1];
-  if (id && store.get(decodeURIComponent(id))) openConversation(decodeURIComponent(id));
+  if (location.hash === '#/analytics') openAnalytics();
+  else if (id && store.get(decodeURIComponent(id))) openConversation(decodeURIComponent(id));
   else newChat();
   document.documentElement.classList.add('ready');
 }

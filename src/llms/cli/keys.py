@@ -119,7 +119,7 @@ def _describe(k: dict[str, Any]) -> str:
 
 
 async def run(args: argparse.Namespace, given: list[str], out: TextIO) -> int:
-    from .app import load_config, open_key_services
+    from ..app import load_config, open_key_services
 
     services = await open_key_services(load_config(args.config), serve=False)
     try:
@@ -147,7 +147,7 @@ def main(argv: list[str], config: str | None = None) -> int:
     args = parser().parse_args(argv)
     if getattr(args, "config", None) is None:
         args.config = config
-    from .app import ConfigError, KeyRefused
+    from ..app import ConfigError, KeyRefused
 
     try:
         return asyncio.run(run(args, [a.split("=", 1)[0] for a in argv], sys.stdout))
