@@ -5,21 +5,32 @@ refuses the key at once)."""
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .periods import period_bounds
 from .ring import Limiter
 from .store import KeyStore
 
+log = logging.getLogger("llms.keys")
+
 
 class KeyAdmin:
-    def __init__(self, store: KeyStore, limiter: Limiter | None = None) -> None:
+    def __init__(self, store: KeyStore, limiter: Limiter | None = None,
+                 changed: Callable[[], Awaitable[Any]] | None = None) -> None:  # fmt: skip
         self.store = store
         self.limiter = limiter
+        self.changed = changed  # the server's key table reloads at once after its own admin API
+
+    async def _changed(self) -> None:
+        if self.changed is not None:
+            await self.changed()
 
     async def create(self, name: str, **settings: Any) -> dict[str, Any]:
         key, text = await self.store.create(name, **settings)
+        await self._changed()
         return {**key.public(), "key": text}
 
     async def list(self) -> list[dict[str, Any]]:
@@ -36,10 +47,16 @@ class KeyAdmin:
         return out
 
     async def update(self, name: str, **settings: Any) -> dict[str, Any]:
-        return (await self.store.update(name, **settings)).public()
+        key = await self.store.update(name, **settings)
+        await self._changed()
+        return key.public()
 
     async def revoke(self, name: str) -> dict[str, Any]:
         key = await self.store.revoke(name)
         if self.limiter is not None:
-            await self.limiter.revoke(key.id)
+            try:
+                await self.limiter.revoke(key.id)
+            except Exception as e:  # Redis away: the database poll still carries it to every replica
+                log.warning("keys: %s revoked in the database but not flagged in Redis (%s)", name, e)
+        await self._changed()
         return key.public()

@@ -53,5 +53,6 @@ async def open_keys(
     limiter = make_limiter(redis_url, fail_closed)
     services = KeyServices(store, limiter, KeyAdmin(store, limiter))
     if serve:
-        services.ring = await KeyRing(store, limiter).start()
+        services.ring = ring = await KeyRing(store, limiter).start()
+        services.admin.changed = ring.refresh
     return services

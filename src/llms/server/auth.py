@@ -129,3 +129,89 @@ class ClientAuth:
                 status=403, type="permission_error", code="admin_disabled",
             )  # fmt: skip
         raise invalid_key("This endpoint needs the admin key.")
+
+
+# -- the request path: who, which model, within which limits ------------------------------------
+
+DEFAULT_OUTPUT_TOKENS = 1024  # the estimate's answer length when the request sets no max_tokens
+BYTES_PER_TOKEN = 4  # a rough prompt size from the body's length: the estimate is settled later
+
+
+class Limiter(Protocol):
+    """What the server needs of `llms.keys`'s limiter (injected by `app`)."""
+
+    async def admit(self, key: Any, estimate: float = 0.0) -> Any: ...
+
+    def settle(self, decision: Any, tokens: int | None, cost: float | None) -> None: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
+class AdminIdentity:
+    """The admin key used as a client key (the UI's analytics and chat with one key): every
+    model, no limits, `admin` in the ledger."""
+
+    id = "admin"
+    name = "admin"
+
+    def allows(self, model: str) -> bool:
+        return True
+
+
+ADMIN = AdminIdentity()
+
+
+def _prices(pricing: str | None, cache: dict[str, tuple[float, float]]) -> tuple[float, float]:
+    """llms.json's per-token `"input/output"` price (0, 0 when unknown or unreadable)."""
+    if not pricing:
+        return 0.0, 0.0
+    found = cache.get(pricing)
+    if found is None:
+        try:
+            inp, out = pricing.split("/")
+            found = (float(inp), float(out))
+        except ValueError:
+            found = (0.0, 0.0)
+        cache[pricing] = found
+    return found
+
+
+class Gate:
+    """The client-key checks of one request, in order: `identify` (from the head, before the
+    body is read), then `admit` (after the codec: the model and a cost estimate are known).
+    `price(model)` gives the first candidate's pricing, for the estimate."""
+
+    def __init__(self, auth: ClientAuth, limiter: Limiter | None, price: Callable[[str], str | None]) -> None:
+        self.auth = auth
+        self.limiter = limiter
+        self.price = price
+        self._prices: dict[str, tuple[float, float]] = {}
+
+    def identify(self, request: web.Request) -> Identity | None:
+        auth = self.auth
+        if auth.admin_key is not None and auth.is_admin(request):
+            return ADMIN
+        return auth.identify(request)
+
+    def estimate(self, model: str, body: dict[str, Any], size: int | None) -> float:
+        """USD to reserve before the call: the body's length as prompt tokens, and `max_tokens`
+        (or DEFAULT_OUTPUT_TOKENS) as the answer, at the model's price."""
+        inp, out = _prices(self.price(model), self._prices)
+        if not inp and not out:
+            return 0.0
+        answer = body.get("max_completion_tokens") or body.get("max_tokens")
+        if not isinstance(answer, int) or isinstance(answer, bool) or answer <= 0:
+            answer = DEFAULT_OUTPUT_TOKENS
+        return (size or 0) / BYTES_PER_TOKEN * inp + answer * out
+
+    async def admit(self, key: Identity, model: str, body: dict[str, Any], size: int | None) -> Any:
+        """403 for a model the key may not use; 429/503 when its limits refuse; else the
+        limiter's decision (its `headers` go on the answer, `settle` takes it at the end)."""
+        if not key.allows(model):
+            raise model_not_allowed(model, key.name)
+        if self.limiter is None or key is ADMIN:
+            return None
+        decision = await self.limiter.admit(key, self.estimate(model, body, size))
+        if decision.refusal is not None:
+            raise limit_error(decision.refusal, decision.headers, key.name)
+        return decision
