@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .periods import minute, period_bounds, period_id, reset_text, window_reset
+from .periods import current_period, minute, period_id, reset_text, window_reset
 from .record import ClientKey
 
 Refusal = Literal["rate_limit_requests", "rate_limit_tokens", "insufficient_quota", "revoked", "limits_unavailable"]
@@ -69,7 +69,7 @@ def rate_headers(key: ClientKey, requests: int, tokens: int, now: float) -> dict
 def refuse(key: ClientKey, refusal: Refusal, requests: int, tokens: int, now: float) -> Decision:
     """A refusal with its Retry-After: the rate window's end, or the budget period's end."""
     if refusal == "insufficient_quota" and key.period is not None:
-        wait = period_bounds(key.period, now)[1] - now
+        wait = current_period(key.period, now)[1] - now
     else:
         wait = window_reset(now)
     headers = rate_headers(key, requests, tokens, now)

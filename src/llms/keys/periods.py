@@ -40,9 +40,27 @@ def period_bounds(period: str, now: float) -> tuple[float, float]:
     return start.timestamp(), end.timestamp()
 
 
+# per kind, the period computed last: (start, end, id). Every admission of a key with a budget
+# asks for its period; a datetime computation each time would be most of the limiter's cost.
+_current: dict[str, tuple[float, float, str]] = {}
+
+
+def current_period(period: str, now: float) -> tuple[float, float, str]:
+    """(start, end, id) of the budget period holding `now`, cached until it ends."""
+    found = _current.get(period)
+    if found is None or not found[0] <= now < found[1]:
+        start, end = period_bounds(period, now)
+        found = (start, end, f"{period}:{datetime.fromtimestamp(start, UTC).date().isoformat()}")
+        _current[period] = found
+    return found
+
+
 def period_id(period: str, now: float) -> str:
     """A name for the period holding `now` (`day:2026-12-03`), part of the counter's name."""
-    return f"{period}:{datetime.fromtimestamp(period_bounds(period, now)[0], UTC).date().isoformat()}"
+    return current_period(period, now)[2]
+
+
+_texts: dict[int, str] = {}
 
 
 def reset_text(seconds: float) -> str:
@@ -50,6 +68,15 @@ def reset_text(seconds: float) -> str:
     if seconds < 1:
         return f"{max(0, math.ceil(seconds * 1000))}ms"
     s = math.ceil(seconds)
+    text = _texts.get(s)
+    if text is None:
+        text = _duration(s)
+        if len(_texts) < 10_000:  # (a budget's reset can be weeks away: bounded)
+            _texts[s] = text
+    return text
+
+
+def _duration(s: int) -> str:
     h, rest = divmod(s, 3600)
     m, s = divmod(rest, 60)
     return (f"{h}h" if h else "") + (f"{m}m" if h or m else "") + f"{s}s"

@@ -62,6 +62,7 @@ return 1
 
 CODES = {0: "revoked", 1: "rate_limit_requests", 2: "rate_limit_tokens", 3: "insufficient_quota"}
 RETRY_EVERY = 1.0  # seconds between attempts to reach a Redis that was down
+SETTLE_EVERY = 0.05  # settlements wait this long, then go in one pipelined round trip
 
 
 def names(key_id: str, now: float, period: str | None) -> list[str]:
@@ -95,6 +96,7 @@ class SharedLimiter:
         self.down_since: float | None = None
         self._retry_at = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._settles: list[tuple[Decision, int, float]] = []
         self._errors = _errors()
 
     # -- the request's side --------------------------------------------------------------------
@@ -143,29 +145,38 @@ class SharedLimiter:
         return self.local.check(key, estimate, now)
 
     def settle(self, decision: Decision, tokens: int | None, cost: float | None) -> None:
-        """Count the call's real tokens and cost; never waits (a task, for the shared ones)."""
+        """Count the call's real tokens and cost; never waits. Shared settlements gather for
+        SETTLE_EVERY seconds and go to Redis in one pipelined round trip (under load, one for
+        many requests)."""
         if not decision.key_id or decision.refusal is not None:
             return
         if not decision.shared:
             self.local.settle(decision, tokens, cost)
             return
-        task = asyncio.ensure_future(self._settle_shared(decision, tokens or 0, cost or 0.0))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _settle_shared(self, d: Decision, tokens: int, cost: float) -> None:
-        if not tokens and d.period is None:
+        if not tokens and decision.period is None:
             return
+        self._settles.append((decision, tokens or 0, cost or 0.0))
+        if len(self._settles) == 1:
+            task = asyncio.ensure_future(self._settle_soon())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _settle_soon(self) -> None:
+        await asyncio.sleep(SETTLE_EVERY)
+        batch, self._settles = self._settles, []
         now = time.time()
-        keys = names(d.key_id, now, d.period)
         ttl = int(WINDOW * 2)
         period_ttl_ = 86400 * 33  # the period's own end is not known here: outlive any period
-        args = [tokens, cost, "" if d.period is None else d.reserved, ttl, period_ttl_]
         try:
-            await self._settle(keys=[keys[1], keys[2], keys[3]], args=args)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for d, tokens, cost in batch:
+                    keys = names(d.key_id, now, d.period)
+                    args = [tokens, cost, "" if d.period is None else d.reserved, ttl, period_ttl_]
+                    await self._settle(keys=[keys[1], keys[2], keys[3]], args=args, client=pipe)
+                await pipe.execute()
         except self._errors as e:
             self._down(e)
-            log.error("limits: Redis unreachable, %d tokens / $%.6f of %s not counted", tokens, cost, d.key_id)
+            log.error("limits: Redis unreachable, %d settlements (tokens and cost) not counted", len(batch))
 
     # -- set-up, revocation, status ------------------------------------------------------------
 
@@ -210,7 +221,7 @@ class SharedLimiter:
             self.down_since = None
 
     async def aclose(self) -> None:
-        if self._tasks:
+        if self._tasks:  # the last settlements still go out
             await asyncio.wait(list(self._tasks), timeout=2)
         await self.redis.aclose()
 
