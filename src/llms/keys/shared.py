@@ -164,14 +164,20 @@ class SharedLimiter:
     async def _settle_soon(self) -> None:
         await asyncio.sleep(SETTLE_EVERY)
         batch, self._settles = self._settles, []
+        summed: dict[tuple[str, str | None], list[float]] = {}  # one script call per key and period
+        for d, tokens, cost in batch:
+            s = summed.setdefault((d.key_id, d.period), [0, 0.0, 0.0])
+            s[0] += tokens
+            s[1] += cost
+            s[2] += d.reserved
         now = time.time()
         ttl = int(WINDOW * 2)
         period_ttl_ = 86400 * 33  # the period's own end is not known here: outlive any period
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for d, tokens, cost in batch:
-                    keys = names(d.key_id, now, d.period)
-                    args = [tokens, cost, "" if d.period is None else d.reserved, ttl, period_ttl_]
+                for (key_id, period), (tokens, cost, reserved) in summed.items():
+                    keys = names(key_id, now, period)
+                    args = [int(tokens), cost, "" if period is None else reserved, ttl, period_ttl_]
                     await self._settle(keys=[keys[1], keys[2], keys[3]], args=args, client=pipe)
                 await pipe.execute()
         except self._errors as e:
