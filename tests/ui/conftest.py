@@ -71,14 +71,14 @@ def ui_config(upstream: FakeUpstream) -> dict:
     }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ui_gateway(upstream: FakeUpstream) -> Iterator[GatewayProcess]:
     gw = GatewayProcess(ui_config(upstream)).start()
     yield gw
     gw.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"no chromium at {CHROMIUM}: run scripts/setup.d/20-chromium.sh (apt-get install chromium)")

@@ -1,0 +1,97 @@
+"""Process-lifetime services, built once at start from the first `llms.json` and injected into
+the server; a reload never touches them (so it never resets a counter or loses a record). Part
+of the composition root: the only place besides `app` that imports the storage backends.
+
+Today: the usage ledger (SQLite at `$LLMS_HOME/usage.db` by default, PostgreSQL when
+`usage.dsn`/`$LLMS_DATABASE_URL` is set), and, with `usage.store_content`, a task that forgets
+stored content older than `usage.retention_days` (hourly)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Config, ConfigError, home_dir
+from .config.usage import UsageSettings
+from .server import Services
+from .usage import Sink
+from .usage.ledger import Ledger
+
+log = logging.getLogger("llms.usage")
+FORGET_EVERY = 3600.0
+
+
+@dataclass(slots=True)
+class Opened:
+    """The services and what must be closed with them."""
+
+    services: Services
+    sink: Sink | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        """Drain: every record queued so far is stored (or spooled) before this returns."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.sink is not None:
+            await self.sink.aclose()
+            stats = self.sink.stats()
+            log.info("usage ledger closed: %s", stats)
+
+
+def open_sink(settings: UsageSettings, home: Path | None = None) -> Sink:
+    """The configured ledger sink, started (database created or upgraded)."""
+    home = home or home_dir()
+    if settings.dsn:
+        from .usage.postgres import PostgresSink
+
+        return PostgresSink(settings.dsn, home / "usage-spool.jsonl").start()
+    from .usage.sqlite import SqliteSink
+
+    return SqliteSink(Path(settings.path).expanduser() if settings.path else home / "usage.db").start()
+
+
+def open_services(config: Config) -> Opened:
+    settings = config.usage
+    if not settings.enabled:
+        return Opened(Services())
+    try:
+        sink = open_sink(settings)
+    except (OSError, sqlite3.Error) as e:  # a start-up error naming the setting, not a traceback
+        where = "usage.dsn" if settings.dsn else "usage.path"
+        raise ConfigError(config.source, where, f"cannot open the usage ledger: {e}") from None
+    ledger = Ledger(sink)
+    services = Services(record=ledger.record, store_content=settings.store_content, stats=lambda: asdict(sink.stats()))
+    opened = Opened(services, sink)
+    if settings.store_content:
+        opened.tasks.append(asyncio.ensure_future(_forget(sink, settings.retention_days)))
+    return opened
+
+
+async def _forget(sink: Sink, days: float) -> None:
+    """Erase stored content older than `days`, at start and then hourly."""
+    while True:
+        try:
+            erased = await sink.forget_content(time.time() - days * 86400)
+            if erased:
+                log.info("usage: forgot the content of %d requests older than %g days", erased, days)
+        except Exception as e:  # PostgreSQL down: try again next time
+            log.warning("usage: forgetting old content failed: %s", e)
+        await asyncio.sleep(FORGET_EVERY)
+
+
+async def usage_summary(config: Config, since: float | None, group_by: str) -> list[dict[str, Any]] | None:
+    """The ledger's summary for `llms usage`: None when the ledger is off in `config`."""
+    if not config.usage.enabled:
+        return None
+    sink = await asyncio.to_thread(open_sink, config.usage)
+    try:
+        return [dict(row) for row in await sink.summary(since, None, group_by)]
+    finally:
+        await sink.aclose()
