@@ -28,7 +28,6 @@ from aiohttp import web
 
 from . import __version__
 from .config import PACKAGED, Config, ConfigError, home_dir, init_home, load_config  # noqa: F401 (init_home: for the cli)
-from .config.access import database
 from .config.reliability import ProviderReliability
 from .core.types import ProviderConfig
 from .keys import KeyRefused  # noqa: F401 (for `llms keys`)
@@ -38,7 +37,7 @@ from .router import DEFAULT_BUDGET, BreakerPolicy, ProviderPolicy, RetryPolicy, 
 from .server import CHAT, Current, Runtime, ServerSettings, make_app
 from .server.chat import ChatHandler
 from .server.usage_api import add_usage_routes
-from .services import open_services
+from .services import add_keys, key_database, open_services
 
 log = logging.getLogger("llms")
 
@@ -177,7 +176,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def banner(gateway: Gateway, host: str, port: int, out: TextIO) -> None:
+def first_price(router: Router, model: str) -> str | None:
+    """The pricing of the provider a model is tried at first (for a budget's estimate)."""
+    providers = router.candidates.get(model)
+    return providers[0].price(model) if providers else None
+
+
+def auth_line(keys: KeyServices | None, required: bool) -> str:
+    """The banner's word on who may use the gateway."""
+    count = len(keys.ring.by_prefix) if keys is not None and keys.ring is not None else 0
+    if required:
+        return f"  auth: client keys required ({count} keys; `llms keys create --name NAME` makes one)"
+    return "  auth: off, no key needed (`\"auth\": {\"required\": true}` in llms.json turns client keys on)"
+
+
+def banner(gateway: Gateway, host: str, port: int, out: TextIO, keys: KeyServices | None = None) -> None:
     shown = "localhost" if host in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::") else host
     print(f"llms {__version__}: config {gateway.config.source}", file=out)
     for note in gateway.notices:
@@ -186,8 +199,11 @@ def banner(gateway: Gateway, host: str, port: int, out: TextIO) -> None:
         print(f"  provider {p.name}: {len(p.models)} models", file=out)
     if not gateway.providers:
         print("  no provider is enabled: set an API key variable (e.g. GROQ_API_KEY) or edit llms.json", file=out)
-    if not is_loopback(host):
-        print(f"  warning: listening on {host} without client auth: anyone who can reach it uses your keys", file=out)
+    required = gateway.config.access.required
+    print(auth_line(keys, required), file=out)
+    if not is_loopback(host) and not required:
+        print(f"  warning: listening on {host} without client auth: anyone who can reach it uses your keys"
+              " (set \"auth\": {\"required\": true})", file=out)  # fmt: skip
     print(f"UI:  http://{shown}:{port}/", file=out)
     print(f"API: http://{shown}:{port}/v1", file=out, flush=True)
 
@@ -232,6 +248,8 @@ class Live:
             self.current.runtime = runtime_for(new)  # swapped whole, never edited in place
             if new.config.usage != old.config.usage:
                 log.warning("config reload: the `usage` settings take effect at the next start")
+            if new.config.access != old.config.access:
+                log.warning("config reload: the `auth` and `limits.redis_url` settings take effect at the next start")
             log.warning(
                 "config reloaded from %s (%s): %d providers, %d models",
                 new.config.source,
@@ -291,6 +309,7 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
         log.debug("llms.json: ignoring top-level key %r", key)
     opened = open_services(config)  # process lifetime: reloads never rebuild it
     try:
+        await add_keys(config, opened, lambda model: first_price(live.router, model))
         gateway = build(config)
         await start_providers(gateway)
     except BaseException:
@@ -312,7 +331,7 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
         await opened.aclose()
         print(f"llms: cannot listen on {host}:{port}: {e.strerror}", file=sys.stderr)
         return 1
-    banner(gateway, host, port, out)
+    banner(gateway, host, port, out, opened.keys)
     # What start-up built (modules, config, providers, the app) lives as long as the process:
     # take it out of the cyclic GC's reach, so a full collection under load walks only what
     # requests allocate (~6 ms -> well under 1 ms; those pauses are tail latency).
@@ -402,6 +421,6 @@ async def open_gateway(config_path: str | None) -> Gateway:
 
 async def open_key_services(config: Config, serve: bool = True) -> KeyServices:
     """The client-keys service over the ledger's database (the server's, or `llms keys`'s)."""
-    path, dsn = database(config.raw, home_dir())
+    path, dsn = key_database(config.usage)
     access = config.access
     return await open_keys(path, dsn, access.redis_url, access.fail_closed, serve=serve)

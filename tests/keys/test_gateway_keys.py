@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import httpx
 import openai
 import pytest
 
-from ..fake_upstream import FakeUpstream, stream
+from ..fake_upstream import FakeUpstream, error, stream
 from ..gateway_proc import GatewayProcess
 from .gateway_keys import ADMIN_KEY, ENV, admin, create_key, keys_config
 from .test_cli import llms
@@ -45,10 +46,19 @@ def test_missing_or_wrong_key_is_401(gw: GatewayProcess):
         sdk(gw, None).models.list()
 
 
+def test_banner_says_keys_are_required(gw: GatewayProcess):
+    assert "auth: client keys required" in gw.output()
+
+
 def test_key_sees_and_uses_only_its_models(gw: GatewayProcess):
     key = create_key(gw.url, "two-models", models=["chat", "shared"])
     client = sdk(gw, key)
     assert sorted(m.id for m in client.models.list()) == ["chat", "shared"]
+    assert client.models.retrieve("shared").id == "shared"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("primary-only")
+    r = httpx.get(gw.url + "/models", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    assert sorted(m["id"] for m in r.json()) == ["chat", "shared"]
     assert ask(client, "shared").choices[0].message.content
     with pytest.raises(openai.PermissionDeniedError) as e:
         ask(client, "primary-only")
@@ -66,14 +76,26 @@ def test_rate_limit_headers_and_429(gw: GatewayProcess):
     assert raw.headers["x-ratelimit-reset-requests"].endswith("s")
     assert raw.headers["x-ratelimit-limit-tokens"] == "100000"
     assert raw.headers["x-ratelimit-remaining-tokens"] == "100000"
-    ask(client)
-    ask(client)
+    body = {"model": "chat", "messages": [{"role": "user", "content": "x"}], "stream": True}
+    with httpx.stream("POST", gw.url + "/v1/chat/completions", json=body, timeout=20,
+                      headers={"Authorization": f"Bearer {key}"}) as streamed:  # fmt: skip
+        assert streamed.headers["x-ratelimit-remaining-requests"] == "1"
+        streamed.read()
+    assert ask(client).choices  # the third of three
     with pytest.raises(openai.RateLimitError) as e:
         ask(client)
     assert e.value.code == "rate_limit_exceeded"
     headers = e.value.response.headers
     assert 1 <= int(headers["retry-after"]) <= 60
     assert headers["x-ratelimit-remaining-requests"] == "0"
+
+
+def test_ratelimit_headers_on_errors_too(gw: GatewayProcess, upstream: FakeUpstream):
+    upstream.on("primary", "p-only", error(400, "bad request", type="invalid_request_error"))
+    key = create_key(gw.url, "errors-too", rpm=100)
+    with pytest.raises(openai.BadRequestError) as e:
+        ask(sdk(gw, key), "primary-only")
+    assert e.value.response.headers["x-ratelimit-limit-requests"] == "100"
 
 
 def test_budget_spent_is_insufficient_quota_settled_on_real_cost(gw: GatewayProcess, upstream: FakeUpstream):

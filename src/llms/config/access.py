@@ -5,15 +5,13 @@
               (llms.py's own `auth` keys, e.g. "enabled" or "github", stay accepted and unused)
     "limits": {"redis_url": "redis://127.0.0.1:6379/0", "fail_closed": false, …}
 
-`database()` says where the keys live: the ledger's database (`usage.dsn` or
-`$LLMS_DATABASE_URL` for PostgreSQL, else `usage.path`, else `<home>/usage.db`), so the server
-and `llms keys` always agree."""
+Keys live in the ledger's database (`usage.path`/`usage.dsn`), so `llms keys` and the server
+always agree."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -61,18 +59,3 @@ def parse_access(c: Checker, root: dict[str, Any], env: dict[str, str] | os._Env
     if not isinstance(fail_closed, bool):
         raise c.fail("limits.fail_closed", "expected true or false")
     return Access(required, admin_key, admin_env, redis_url, fail_closed)
-
-
-def database(
-    raw: dict[str, Any], home: Path, env: dict[str, str] | os._Environ[str] | None = None
-) -> tuple[Path, str | None]:
-    """(SQLite path, PostgreSQL dsn or None) of the ledger's database, which holds the keys."""
-    env = os.environ if env is None else env
-    usage = raw.get("usage")
-    usage = usage if isinstance(usage, dict) else {}
-    dsn = usage.get("dsn") if isinstance(usage.get("dsn"), str) else None
-    if dsn and dsn.startswith("$"):
-        dsn = env.get(dsn[1:]) or None
-    dsn = dsn or env.get("LLMS_DATABASE_URL") or None
-    path = usage.get("path") if isinstance(usage.get("path"), str) else None
-    return (Path(path).expanduser() if path else home / "usage.db"), dsn

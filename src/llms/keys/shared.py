@@ -127,7 +127,7 @@ class SharedLimiter:
         period = period_id(key.period, now) if key.budget is not None and key.period is not None else None
         budget = key.budget if period is not None else -1
         ttl = int(WINDOW * 2)
-        args = [key.rpm or 0, key.tpm or 0, budget, estimate, ttl, period_ttl(key, now) if period else ttl]
+        args: list[Any] = [key.rpm or 0, key.tpm or 0, budget, estimate, ttl, period_ttl(key, now) if period else ttl]
         code, requests, tokens = await self._admit(keys=names(key.id, now, period), args=args)
         self._up()
         if code == 0:

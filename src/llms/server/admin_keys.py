@@ -86,6 +86,22 @@ class AdminKeys:
         return _json(await self._run(self.admin.revoke, request.match_info["name"]))
 
 
+ADMIN_PATHS = ("/admin/", "/usage/")
+
+
+def admin_only(auth: ClientAuth) -> Any:
+    """Middleware (installed only while keys or an admin key are configured): `/admin/*` and
+    the ledger's `/usage/*` need the admin key."""
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith(ADMIN_PATHS):
+            auth.require_admin(request)
+        return await handler(request)
+
+    return guard
+
+
 def add_admin_routes(app: web.Application, admin: Admin, auth: ClientAuth) -> None:
     handlers = AdminKeys(admin, auth)
     app.router.add_post("/admin/keys", handlers.create)

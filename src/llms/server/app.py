@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ..core.errors import NotFound
 from ..router import Router
+from .admin_keys import add_admin_routes, admin_only
 from .chat import ChatHandler
 from .errors import error_middleware
 from .runtime import Current, Services
@@ -51,14 +52,24 @@ class Routes:
     def _model(self, alias: str, provider_name: str) -> dict[str, Any]:
         return {"id": alias, "object": "model", "created": self.created, "owned_by": provider_name}
 
+    def _visible(self, request: web.Request) -> Any:
+        """The models the caller may see: every one, or those of its key (401 without one
+        when keys are required)."""
+        gate = self.services.gate
+        key = gate.identify(request) if gate is not None else None
+        models = self.router.models()
+        return models if key is None else [(alias, p) for alias, p in models if key.allows(alias)]
+
     async def models(self, request: web.Request) -> web.Response:
-        data = [self._model(alias, p.name) for alias, p in self.router.models()]
+        data = [self._model(alias, p.name) for alias, p in self._visible(request)]
         return json_response({"object": "list", "data": data})
 
     async def model(self, request: web.Request) -> web.Response:
         alias = request.match_info["model"]
         providers = self.router.candidates.get(alias)
-        if not providers:
+        gate = self.services.gate
+        key = gate.identify(request) if gate is not None else None
+        if not providers or (key is not None and not key.allows(alias)):
             raise NotFound(f"The model '{alias}' does not exist", code="model_not_found", param="model")
         return json_response(self._model(alias, providers[0].name))
 
@@ -66,7 +77,7 @@ class Routes:
         """llms.py's `GET /models`: every alias with the provider that serves it first."""
         data = [
             {"id": alias, "provider": p.name, "provider_model": p.provider_model(alias), "pricing": p.price(alias)}
-            for alias, p in self.router.models()
+            for alias, p in self._visible(request)
         ]
         return json_response(data)
 
@@ -74,7 +85,13 @@ class Routes:
         health = self.router.health()  # requests in flight, breaker states
         live = {p.name: {**p.info(), **health.get(p.name, {})} for p in self.router.providers}
         runtime = self.current.runtime
-        stats = self.services.stats
+        services = self.services
+        if services.gate is not None and not services.gate.auth.is_admin(request):
+            # the details (providers, counters, the limiter) are the admin's
+            return json_response({"status": "ok", "default_model": runtime.default_model, "auth": "required"
+                                  if services.gate.auth.required else "optional"})  # fmt: skip
+        stats = services.stats
+        keys = services.keys
         return json_response(
             {
                 "status": "ok",
@@ -84,6 +101,7 @@ class Routes:
                 "default_model": runtime.default_model,
                 "runtime": runtime_info(),
                 "usage": dict(stats()) if stats is not None else None,
+                "keys": dict(keys()) if keys is not None else None,
             }
         )
 
@@ -133,7 +151,10 @@ def make_app(
     services = services or Services()
     # client_max_size + 1 MiB: our own check answers 413 in the envelope; aiohttp's is a backstop.
     max_size = current.runtime.max_size
-    app = web.Application(middlewares=[error_middleware], client_max_size=max_size + 1024 * 1024)
+    middlewares = [error_middleware]
+    if services.gate is not None and services.gate.auth.admin_guarded:
+        middlewares.append(admin_only(services.gate.auth))
+    app = web.Application(middlewares=middlewares, client_max_size=max_size + 1024 * 1024)
     routes = Routes(router, settings, current, services)
     chat = ChatHandler(router, current, services, settings.verbose)
     # The bound coroutine method, not the instance: aiohttp wraps a callable object that is not
@@ -148,6 +169,8 @@ def make_app(
     app.router.add_get("/health/ready", routes.ready)
     app.router.add_get("/", routes.index)
     app.router.add_get("/ui/{path:.+}", routes.ui.asset)
+    if services.admin is not None and services.gate is not None:
+        add_admin_routes(app, services.admin, services.gate.auth)
     app[ROUTER] = router
     app[CHAT] = chat
     app[CURRENT] = current

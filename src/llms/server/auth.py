@@ -109,7 +109,7 @@ class ClientAuth:
         key = self.find(text) if self.find is not None else None
         if key is None:
             raise invalid_key()
-        return key  # type: ignore[no-any-return]
+        return key
 
     def is_admin(self, request: web.Request) -> bool:
         """The request carries the admin key (compared in constant time); open when unguarded."""

@@ -75,7 +75,15 @@ class ChatHandler:
 
     async def _handle(self, request: web.Request, record: RequestRecord) -> web.StreamResponse:
         runtime = self.current.runtime
+        gate = self.services.gate
+        key = gate.identify(request) if gate is not None else None  # 401 before the body is read
         call = await codec.parse(request, runtime.max_size, record)
+        if key is not None:
+            assert gate is not None
+            record.key = key.name
+            decision = await gate.admit(key, record.model, call.body, request.content_length)
+            if decision is not None:
+                record.limit, record.headers = decision, decision.headers
         content = self.services.store_content
         if record.stream:
             opening = self.router.open_stream(call.body, record, call.budget)
@@ -104,6 +112,8 @@ class ChatHandler:
 def _failed(record: RequestRecord, error: GatewayError) -> web.Response:
     record.status, record.error = error.status, error
     record.outcome = outcome_of(error)
+    if record.headers and not error.headers:  # x-ratelimit-* on every answer (a refusal has its own)
+        error.headers = record.headers
     return codec.error_response(error, record.id)
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.types import RequestRecord
+from .admin_keys import Admin
+from .auth import Gate
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +45,6 @@ class Services:
     record: Callable[[RequestRecord], None] | None = None
     store_content: bool = False
     stats: Callable[[], Mapping[str, Any]] | None = None
+    gate: Gate | None = None  # client keys: who is asking, which models, which limits
+    admin: Admin | None = None  # the operations behind /admin/keys
+    keys: Callable[[], Mapping[str, Any]] | None = None  # for /status: the limiter's state
