@@ -309,13 +309,15 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
         log.debug("llms.json: ignoring top-level key %r", key)
     opened = open_services(config)  # process lifetime: reloads never rebuild it
     try:
-        await add_keys(config, opened, lambda model: first_price(live.router, model))
+        await add_keys(config, opened)
         gateway = build(config)
         await start_providers(gateway)
     except BaseException:
         await opened.aclose()
         raise
     live = Live(gateway, config_path)
+    if opened.services.gate is not None:  # a budget's estimate prices the model where it is tried first
+        opened.services.gate.price = lambda model: first_price(live.router, model)
     app = make_app(live.router, ServerSettings(__version__, verbose), live.current, opened.services)
     if opened.sink is not None:  # the read API (off: its paths answer 404, the analytics page says so)
         add_usage_routes(app, opened.sink)

@@ -69,7 +69,7 @@ def key_database(settings: UsageSettings, home: Path | None = None) -> tuple[Pat
     return (Path(settings.path).expanduser() if settings.path else home / "usage.db"), settings.dsn
 
 
-async def add_keys(config: Config, opened: Opened, price: Any) -> None:
+async def add_keys(config: Config, opened: Opened) -> None:
     """Client keys (unless the ledger is off and nothing asks for keys): the key table,
     the limiter (shared through Redis with `limits.redis_url`) and the admin API, and a `record`
     service that settles each request's real tokens and cost on its key's limits."""
@@ -84,7 +84,7 @@ async def add_keys(config: Config, opened: Opened, price: Any) -> None:
         raise ConfigError(config.source, where, f"cannot open the client keys' database: {e}") from None
     opened.keys = keys
     assert keys.ring is not None
-    gate = Gate(ClientAuth(keys.ring.find, access.required, access.admin_key), keys.limiter, price)
+    gate = Gate(ClientAuth(keys.ring.find, access.required, access.admin_key), keys.limiter)
     ledger = Ledger(opened.sink) if opened.sink is not None else None
     settle = keys.limiter.settle
     pricing = Ledger(None)  # type: ignore[arg-type]  # (for its cost(); it submits nothing)

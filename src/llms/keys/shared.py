@@ -175,9 +175,9 @@ class SharedLimiter:
         period_ttl_ = 86400 * 33  # the period's own end is not known here: outlive any period
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for (key_id, period), (tokens, cost, reserved) in summed.items():
+                for (key_id, period), (used, spent, reserved) in summed.items():
                     keys = names(key_id, now, period)
-                    args = [int(tokens), cost, "" if period is None else reserved, ttl, period_ttl_]
+                    args = [int(used), spent, "" if period is None else reserved, ttl, period_ttl_]
                     await self._settle(keys=[keys[1], keys[2], keys[3]], args=args, client=pipe)
                 await pipe.execute()
         except self._errors as e:

@@ -181,7 +181,9 @@ class Gate:
     body is read), then `admit` (after the codec: the model and a cost estimate are known).
     `price(model)` gives the first candidate's pricing, for the estimate."""
 
-    def __init__(self, auth: ClientAuth, limiter: Limiter | None, price: Callable[[str], str | None]) -> None:
+    def __init__(
+        self, auth: ClientAuth, limiter: Limiter | None, price: Callable[[str], str | None] = lambda model: None
+    ) -> None:
         self.auth = auth
         self.limiter = limiter
         self.price = price
