@@ -54,6 +54,8 @@ def has_limits(key: ClientKey) -> bool:
 def rate_headers(key: ClientKey, requests: int, tokens: int, now: float) -> dict[str, str]:
     """OpenAI's headers for the key's RPM/TPM (only the limits the key has)."""
     h: dict[str, str] = {}
+    if key.rpm is None and key.tpm is None:
+        return h
     reset = reset_text(window_reset(now))
     if key.rpm is not None:
         h["x-ratelimit-limit-requests"] = str(key.rpm)
@@ -90,13 +92,17 @@ class LocalLimiter:
         return entry[1] if entry is not None and entry[0] == window else 0
 
     def check(self, key: ClientKey, estimate: float = 0.0, now: float | None = None) -> Decision:
-        """Admit or refuse now; an admitted request is counted (and its estimate reserved)."""
-        if not has_limits(key):
+        """Admit or refuse now; an admitted request is counted (and its estimate reserved).
+        (Inlined lookups: this runs for every keyed request.)"""
+        if key.rpm is None and key.tpm is None and key.budget is None:
             return ADMITTED_FREELY
         now = time.time() if now is None else now
-        window = minute(now)
-        requests = self._count(self._requests, key.id, window)
-        tokens = self._count(self._tokens, key.id, window)
+        window = int(now // 60.0)
+        kid = key.id
+        entry = self._requests.get(kid)
+        requests = entry[1] if entry is not None and entry[0] == window else 0
+        entry = self._tokens.get(kid)
+        tokens = entry[1] if entry is not None and entry[0] == window else 0
         if key.rpm is not None and requests >= key.rpm:
             return refuse(key, "rate_limit_requests", requests, tokens, now)
         if key.tpm is not None and tokens >= key.tpm:
@@ -104,13 +110,15 @@ class LocalLimiter:
         period = None
         if key.budget is not None and key.period is not None:
             period = period_id(key.period, now)
-            spend = self._spend.setdefault((key.id, period), [0.0, 0.0])
+            spend = self._spend.get((kid, period))
+            if spend is None:
+                spend = self._spend[(kid, period)] = [0.0, 0.0]
             if spend[0] + spend[1] >= key.budget:
                 return refuse(key, "insufficient_quota", requests, tokens, now)
             spend[1] += estimate
         requests += 1
-        self._requests[key.id] = (window, requests)
-        return Decision(None, None, rate_headers(key, requests, tokens, now), key.id, period, estimate)
+        self._requests[kid] = (window, requests)
+        return Decision(None, None, rate_headers(key, requests, tokens, now), kid, period, estimate)
 
     def settle(self, decision: Decision, tokens: int | None, cost: float | None, now: float | None = None) -> None:
         """The call has ended: count its real tokens, release its reservation, add its real cost."""

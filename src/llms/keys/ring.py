@@ -19,6 +19,7 @@ from .record import ClientKey
 from .store import KeyStore
 
 log = logging.getLogger("llms.keys")
+MAX_VERIFIED = 10_000
 
 
 class Limiter(Protocol):
@@ -43,18 +44,26 @@ class KeyRing:
         self.limiter = limiter
         self.poll = poll
         self.by_prefix: dict[str, ClientKey] = {}
+        # keys already checked since the table was loaded: a repeat skips parsing and hashing
+        # (in memory only, as the requests themselves hold them; emptied on every reload)
+        self._verified: dict[str, ClientKey] = {}
         self._stamp: tuple[int, float] | None = None
         self._task: asyncio.Task[None] | None = None
 
     def find(self, presented: str) -> ClientKey | None:
         """The active key `presented` is, else None (unknown, wrong secret, revoked, expired)."""
+        key = self._verified.get(presented)
+        if key is not None:
+            return key if key.active() else None
         parts = token.parse(presented)
         if parts is None:
             return None
         key = self.by_prefix.get(parts[0])
-        if key is None or not token.matches(parts[1], key.hash) or not key.active():
+        if key is None or not token.matches(parts[1], key.hash):
             return None
-        return key
+        if len(self._verified) < MAX_VERIFIED:
+            self._verified[presented] = key
+        return key if key.active() else None
 
     async def start(self) -> KeyRing:
         await self.refresh()
@@ -69,6 +78,7 @@ class KeyRing:
         keys = await self.store.list()
         seen = {k.id for k in self.by_prefix.values()}
         self.by_prefix = {k.prefix: k for k in keys}
+        self._verified = {}
         self._stamp = stamp
         await self._seed([k for k in keys if k.id not in seen and k.budget is not None and k.active()])
         return True
