@@ -82,14 +82,13 @@ class Routes:
         return json_response(data)
 
     async def status(self, request: web.Request) -> web.Response:
-        health = self.router.health()  # requests in flight, breaker states
-        live = {p.name: {**p.info(), **health.get(p.name, {})} for p in self.router.providers}
-        runtime = self.current.runtime
-        services = self.services
+        services, runtime = self.services, self.current.runtime
         if services.gate is not None and not services.gate.auth.is_admin(request):
             # the details (providers, counters, the limiter) are the admin's
             return json_response({"status": "ok", "default_model": runtime.default_model, "auth": "required"
                                   if services.gate.auth.required else "optional"})  # fmt: skip
+        health = self.router.health()  # requests in flight, breaker states
+        live = {p.name: {**p.info(), **health.get(p.name, {})} for p in self.router.providers}
         stats = services.stats
         keys = services.keys
         return json_response(

@@ -112,9 +112,11 @@ class ChatHandler:
 def _failed(record: RequestRecord, error: GatewayError) -> web.Response:
     record.status, record.error = error.status, error
     record.outcome = outcome_of(error)
-    if record.headers and not error.headers:  # x-ratelimit-* on every answer (a refusal has its own)
-        error.headers = record.headers
-    return codec.error_response(error, record.id)
+    response = codec.error_response(error, record.id)
+    if record.headers:  # x-ratelimit-* on every answer (a refusal carries its own)
+        for name, value in record.headers.items():
+            response.headers.setdefault(name, value)
+    return response
 
 
 def log_chat(record: RequestRecord) -> None:
