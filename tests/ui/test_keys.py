@@ -4,6 +4,7 @@ not ask again after a reload; a refused key is asked for again."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,7 @@ from playwright.sync_api import expect
 
 from ..fake_upstream import FakeUpstream, stream
 from ..gateway_proc import GatewayProcess
-from ..keys.gateway_keys import ENV, create_key
+from ..keys.gateway_keys import ADMIN_KEY, ENV, admin, create_key
 from .conftest import DESKTOP, Session, ui_config
 from .helpers import last_call, last_reply, send, wait_done
 
@@ -59,6 +60,39 @@ def test_asks_for_a_key_once_keeps_it_and_sends_it(browser: object, keyed_gatewa
         expect(page.locator("#model-name")).to_have_text("chat")
         assert len(asked) == 2 and "refused" in asked[1]
         assert page.evaluate("localStorage.getItem('llms.apiKey')") == key
+        assert not s.problems()
+    finally:
+        s.close()
+
+
+def test_analytics_asks_for_the_admin_key_and_shows_usage_by_key(browser: object, keyed_gateway: GatewayProcess,
+                                                                 upstream: FakeUpstream) -> None:  # fmt: skip
+    key = create_key(keyed_gateway.url, "by-key-ui")
+    client_answers = iter([key, ADMIN_KEY])  # the chat page asks for a key, the analytics page for the admin's
+    s = Session(browser, keyed_gateway, DESKTOP)
+    asked: list[str] = []
+
+    def answer(dialog) -> None:  # type: ignore[no-untyped-def]
+        asked.append(dialog.message)
+        dialog.accept(next(client_answers))
+
+    s.page.on("dialog", answer)
+    try:
+        page = s.open()
+        upstream.on("alpha", "a-chat", stream(["counted"]))
+        send(page, "hi")
+        wait_done(page)
+        for _ in range(100):  # the ledger's writer stores the record within its interval
+            if "by-key-ui" in str(admin(keyed_gateway.url, "GET", "/usage/summary?group_by=key")[1]):
+                break
+            time.sleep(0.1)
+        page.goto(keyed_gateway.url + "/#/analytics")
+        rows = page.locator("#usage-keys tbody tr")
+        expect(rows.filter(has_text="by-key-ui")).to_have_count(1)
+        assert len(asked) == 2 and "admin key" in asked[1]
+        assert page.evaluate("localStorage.getItem('llms.apiKey')") == ADMIN_KEY
+        row = [t.strip() for t in rows.filter(has_text="by-key-ui").locator("th, td").all_inner_texts()]
+        assert row[0] == "by-key-ui" and row[1] == "1"  # one request, its tokens and cost beside it
         assert not s.problems()
     finally:
         s.close()
