@@ -15,6 +15,7 @@ from ..fake_upstream import FakeUpstream
 from ..gateway_proc import GatewayProcess
 from .gateway_keys import ADMIN_KEY, ENV, admin, create_key, keys_config
 from .redis_server import RedisServer
+from .test_cli import llms
 
 BODY = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -98,3 +99,15 @@ async def test_fail_closed_refuses_while_redis_is_down(upstream: FakeUpstream, r
         assert (await post_many([gw.url], key, 1)) == [503]
     finally:
         gw.stop()
+
+
+async def test_cli_revocation_reaches_both_replicas(pair: tuple[GatewayProcess, GatewayProcess]):
+    a, b = pair
+    key = create_key(a.url, "cli-revoked", rpm=1000)
+    await until_known(b.url, key)
+    done = await asyncio.to_thread(llms, "--config", str(a.config_path), "keys", "revoke", "cli-revoked", home=a.home)
+    assert "revoked" in done.stdout
+    revoked_at = time.monotonic()
+    while await post_many([a.url, b.url], key, 1) != [401, 401]:
+        assert time.monotonic() - revoked_at < 1.0, "a replica still served a key revoked with the CLI after 1 s"
+        await asyncio.sleep(0.02)
