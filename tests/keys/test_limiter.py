@@ -202,3 +202,18 @@ async def test_redis_down_fail_closed(redis_server: RedisServer):
         assert d.refusal == "limits_unavailable"
     finally:
         await limiter.aclose()
+
+
+async def test_settlements_survive_a_flushed_script_cache(redis_server: RedisServer):
+    await away_from_window_end(6.0)
+    limiter = SharedLimiter(redis_server.url)
+    try:
+        k = key(tpm=100)
+        d = await limiter.admit(k)
+        await limiter.redis.script_flush()  # as after a Redis restart: EVALSHA answers NOSCRIPT
+        limiter.settle(d, 150, None)
+        await asyncio.sleep(0)
+        await asyncio.wait(list(limiter._tasks), timeout=5)
+        assert (await limiter.admit(k)).refusal == "rate_limit_tokens"
+    finally:
+        await limiter.aclose()

@@ -98,6 +98,9 @@ class SharedLimiter:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._settles: list[tuple[Decision, int, float]] = []
         self._errors = _errors()
+        from redis.exceptions import NoScriptError
+
+        self._noscript = NoScriptError
 
     # -- the request's side --------------------------------------------------------------------
 
@@ -173,16 +176,32 @@ class SharedLimiter:
         now = time.time()
         ttl = int(WINDOW * 2)
         period_ttl_ = 86400 * 33  # the period's own end is not known here: outlive any period
+        calls: list[list[Any]] = []
+        for (key_id, period), (used, spent, reserved) in summed.items():
+            keys = names(key_id, now, period)
+            calls.append([keys[1], keys[2], keys[3], int(used), spent, "" if period is None else reserved, ttl,
+                          period_ttl_])  # fmt: skip
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for (key_id, period), (used, spent, reserved) in summed.items():
-                    keys = names(key_id, now, period)
-                    args = [int(used), spent, "" if period is None else reserved, ttl, period_ttl_]
-                    await self._settle(keys=[keys[1], keys[2], keys[3]], args=args, client=pipe)
-                await pipe.execute()
+            await self._evalsha_all(calls)
         except self._errors as e:
             self._down(e)
             log.error("limits: Redis unreachable, %d settlements (tokens and cost) not counted", len(batch))
+
+    async def _evalsha_all(self, calls: list[list[Any]]) -> None:
+        """The settle script once per call, all in one pipelined round trip. Plain EVALSHA (a
+        registered script in a pipeline would cost a SCRIPT EXISTS round trip first); the calls
+        a Redis without the script (restarted) refused are sent again once it is loaded."""
+        sha = self._settle.sha
+        for _ in range(2):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for call in calls:
+                    pipe.evalsha(sha, 3, *call)
+                results = await pipe.execute(raise_on_error=False)
+            calls = [c for c, r in zip(calls, results, strict=True) if isinstance(r, self._noscript)]
+            if not calls:
+                return
+            sha = self._settle.sha = await self.redis.script_load(SETTLE)
+        log.error("limits: Redis refused the settle script; %d settlements not counted", len(calls))
 
     # -- set-up, revocation, status ------------------------------------------------------------
 
