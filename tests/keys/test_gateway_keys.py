@@ -187,3 +187,23 @@ def test_cli_and_database_never_hold_a_key_in_clear(gw: GatewayProcess):
     stored = b"".join(p.read_bytes() for p in Path(gw.home).glob("usage.db*"))
     assert stored and secret not in stored and key.encode() not in stored
     assert key not in gw.output() and ADMIN_KEY not in gw.output()
+
+
+def test_the_sibling_apis_take_the_same_keys(gw: GatewayProcess):
+    """Messages (Anthropic's SDK sends `x-api-key`), Responses and embeddings go through the same
+    guard: the key's identity, its models, its limits."""
+    import anthropic
+
+    key = create_key(gw.url, "siblings", models=["chat"], rpm=100)
+    claude = anthropic.Anthropic(base_url=gw.url, api_key=key, max_retries=0, timeout=20)
+    got = claude.messages.create(model="chat", max_tokens=20, messages=[{"role": "user", "content": "hi"}])
+    assert got.content[0].text  # type: ignore[union-attr]
+    with pytest.raises(anthropic.AuthenticationError):
+        anthropic.Anthropic(base_url=gw.url, api_key="sk-llms-00000000_x", max_retries=0).messages.create(
+            model="chat", max_tokens=20, messages=[{"role": "user", "content": "hi"}])  # fmt: skip
+    with pytest.raises(anthropic.PermissionDeniedError):
+        claude.messages.create(model="shared", max_tokens=20, messages=[{"role": "user", "content": "hi"}])
+    raw = sdk(gw, key).responses.with_raw_response.create(model="chat", input="hi")
+    assert raw.headers["x-ratelimit-limit-requests"] == "100"
+    with pytest.raises(openai.AuthenticationError):
+        sdk(gw, None).responses.create(model="chat", input="hi")
