@@ -28,6 +28,7 @@ from aiohttp import web
 
 from . import __version__
 from .config import PACKAGED, Config, ConfigError, home_dir, init_home, load_config  # noqa: F401 (init_home: for the cli)
+from .config.edge import AUTH_NOTICE
 from .config.reliability import ProviderReliability
 from .core.types import ProviderConfig
 from .keys import KeyRefused  # noqa: F401 (for `llms keys`)
@@ -35,7 +36,10 @@ from .keys.services import KeyServices, open_keys
 from .providers import Factory, Provider, ProviderConfigInvalid, ProviderUnavailable, factory_for, known_types
 from .router import DEFAULT_BUDGET, BreakerPolicy, ProviderPolicy, RetryPolicy, Router, RouterPolicy, Table
 from .server import CHAT, Current, Runtime, ServerSettings, make_app
+from .server.app import EDGE
 from .server.chat import ChatHandler
+from .server.logs import SafeFormatter
+from .server.protocol import EdgeRunner
 from .server.usage_api import add_usage_routes
 from .services import add_keys, key_database, open_services
 
@@ -92,6 +96,8 @@ def build(config: Config) -> Gateway:
         else:
             entry["state"] = _add_provider(config.source, factory, pc, providers, notices)
         status.append(entry)
+    if config.edge.auth_requested:
+        notices.append(AUTH_NOTICE)
     return Gateway(config, providers, unkeyed, notices, status)
 
 
@@ -150,6 +156,10 @@ def runtime_for(gateway: Gateway) -> Runtime:
         providers=tuple(gateway.status),
         keepalive=config.reliability.keepalive,
         write_timeout=config.reliability.write_timeout,
+        allow_origins=config.edge.allow_origins,
+        allowed_hosts=config.edge.allowed_hosts,
+        header_timeout=config.edge.header_timeout,
+        body_timeout=config.edge.body_timeout,
     )
 
 
@@ -160,7 +170,9 @@ def setup_logging(verbose: bool) -> logging.handlers.QueueListener:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     listener = logging.handlers.QueueListener(q, handler)
     root = logging.getLogger()
-    root.handlers[:] = [logging.handlers.QueueHandler(q)]
+    queued = logging.handlers.QueueHandler(q)
+    queued.setFormatter(SafeFormatter("%(message)s"))  # formats before queueing: no forged lines
+    root.handlers[:] = [queued]
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     listener.start()
@@ -219,6 +231,7 @@ class Live:
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._retiring: list[Gateway] = []
+        self.app: web.Application | None = None  # set once the HTTP app exists (its edge policy follows reloads)
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -246,6 +259,9 @@ class Live:
             old, old_table = self.gateway, self.router.swap(table_of(new))
             self.gateway = new
             self.current.runtime = runtime_for(new)  # swapped whole, never edited in place
+            if self.app is not None:
+                edge = new.config.edge
+                self.app[EDGE].configure(edge.allow_origins, edge.allowed_hosts)
             if new.config.usage != old.config.usage:
                 log.warning("config reload: the `usage` settings take effect at the next start")
             if new.config.access != old.config.access:
@@ -318,11 +334,12 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
     live = Live(gateway, config_path)
     if opened.services.gate is not None:  # a budget's estimate prices the model where it is tried first
         opened.services.gate.price = lambda model: first_price(live.router, model)
-    app = make_app(live.router, ServerSettings(__version__, verbose), live.current, opened.services)
+    app = make_app(live.router, ServerSettings(__version__, verbose, host), live.current, opened.services)
     if opened.sink is not None:  # the read API (off: its paths answer 404, the analytics page says so)
         add_usage_routes(app, opened.sink)
+    live.app = app
     # shutdown() waits for the chat requests itself; aiohttp's own wait is for the rest
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
+    runner = EdgeRunner(app, current=live.current, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     try:

@@ -18,9 +18,10 @@ from ..router import Router
 from .admin_keys import add_admin_routes, admin_only
 from .anthropic_messages import CountTokens
 from .chat import ChatHandler
-from .errors import error_middleware
-from .runtime import Current, Services
-from .ui import UiAssets
+from .errors import make_error_middleware
+from .guards import EdgePolicy
+from .runtime import CURRENT, Current, Services
+from .ui import CSP, UiAssets
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +30,13 @@ class ServerSettings:
 
     version: str = ""
     verbose: bool = False
+    bind_host: str = "127.0.0.1"  # the Host policy is stricter on a loopback bind
 
 
 ROUTER = web.AppKey("router", Router)
 CHAT = web.AppKey("chat", ChatHandler)  # the composition root ends chat requests at the shutdown deadline
-CURRENT = web.AppKey("current", Current)
 SERVICES = web.AppKey("services", Services)
+EDGE = web.AppKey("edge", EdgePolicy)  # the composition root reconfigures it on reload
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -120,7 +122,11 @@ class Routes:
     async def index(self, request: web.Request) -> web.StreamResponse:
         if self.ui.has_index:
             return await self.ui.index(request)
-        return web.Response(text=self._fallback_page(request), content_type="text/html")
+        return web.Response(
+            text=self._fallback_page(request),
+            content_type="text/html",
+            headers={"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"},
+        )
 
     def _fallback_page(self, request: web.Request) -> str:
         api = f"{request.scheme}://{request.host}/v1"
@@ -152,9 +158,11 @@ def make_app(
     """The HTTP app over one router (whose table reloads swap), the runtime in force and the
     process's services."""
     services = services or Services()
+    runtime = current.runtime
+    edge = EdgePolicy(runtime.allow_origins, runtime.allowed_hosts, bind_host=settings.bind_host)
     # client_max_size + 1 MiB: our own check answers 413 in the envelope; aiohttp's is a backstop.
     max_size = current.runtime.max_size
-    middlewares = [error_middleware]
+    middlewares = [make_error_middleware(edge.check)]
     if services.gate is not None and services.gate.auth.admin_guarded:
         middlewares.append(admin_only(services.gate.auth))
     app = web.Application(middlewares=middlewares, client_max_size=max_size + 1024 * 1024)
@@ -182,4 +190,5 @@ def make_app(
     app[CHAT] = chat
     app[CURRENT] = current
     app[SERVICES] = services
+    app[EDGE] = edge
     return app

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import web
+
 from ..core.types import RequestRecord
 from .admin_keys import Admin
 from .auth import Gate
@@ -24,7 +26,11 @@ class Runtime:
     default_model: str | None = None
     providers: tuple[Mapping[str, Any], ...] = ()  # for /status: name, type, state, models
     keepalive: float = 15.0  # SSE comment frame after this many seconds of silence (0: never)
-    write_timeout: float = 60.0  # a streaming client that reads nothing for this long is cut off
+    write_timeout: float = 60.0  # a client that reads nothing for this long is cut off (streams and large answers)
+    allow_origins: tuple[str, ...] = ()  # `cors.allow_origins`, beyond the own and loopback origins
+    allowed_hosts: tuple[str, ...] = ()  # `server.allowed_hosts`, beyond the machine's own names
+    header_timeout: float = 15.0  # seconds for a request head (the connection level)
+    body_timeout: float = 60.0  # seconds for a request body once its head is in
 
 
 class Current:
@@ -34,6 +40,9 @@ class Current:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+
+
+CURRENT = web.AppKey("current", Current)  # on the app: read per request where a setting follows reloads
 
 
 @dataclass(frozen=True, slots=True)
