@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.types import MAX_UPSTREAM_BODY, MAX_UPSTREAM_EVENT, ProviderConfig, Timeouts
+from .access import Access, parse_access
 from .edge import Edge, parse_edge
 from .reliability import PER_PROVIDER, TOP_LEVEL, Reliability, parse_reliability
 from .usage import UsageSettings, parse_usage
@@ -69,6 +70,7 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
     reliability: Reliability = field(default_factory=Reliability)
+    access: Access = field(default_factory=Access)
     usage: UsageSettings = field(default_factory=UsageSettings)
     edge: Edge = field(default_factory=Edge)  # cors, server, auth
 
@@ -159,6 +161,7 @@ def parse_config(data: Any, source: str, env: dict[str, str] | os._Environ[str] 
         raw=root,
         ignored=ignored,
         reliability=parse_reliability(c, root),
+        access=parse_access(c, root, env),
         usage=parse_usage(c, root, env),
         edge=parse_edge(c, root),
     )

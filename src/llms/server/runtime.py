@@ -16,6 +16,8 @@ from typing import Any
 from aiohttp import web
 
 from ..core.types import RequestRecord
+from .admin_keys import Admin
+from .auth import Gate
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +54,6 @@ class Services:
     record: Callable[[RequestRecord], None] | None = None
     store_content: bool = False
     stats: Callable[[], Mapping[str, Any]] | None = None
+    gate: Gate | None = None  # client keys: who is asking, which models, which limits
+    admin: Admin | None = None  # the operations behind /admin/keys
+    keys: Callable[[], Mapping[str, Any]] | None = None  # for /status: the limiter's state
