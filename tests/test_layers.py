@@ -21,10 +21,11 @@ ALLOWED = {
     "server": {"core", "router"},
     "config": {"core"},
     "usage": {"core"},
+    "keys": {"core", "usage"},
     "observe": {"core", "usage"},
     "observability": {"core", "router", "server", "config", "usage", "observe"},
-    "services": {"core", "server", "config", "usage", "observability"},
-    "app": {"core", "transport", "providers", "router", "server", "config", "usage", "services", "observe",
+    "services": {"core", "server", "config", "usage", "keys", "observability"},
+    "app": {"core", "transport", "providers", "router", "server", "config", "usage", "services", "keys", "observe",
             "observability", "__init__"},  # fmt: skip
     "cli": {"app", "core", "__init__"},  # core is imported by all (STYLE.md)
     "__main__": {"cli"},
@@ -98,13 +99,14 @@ def _modules_imported(path: Path) -> set[str]:
 
 
 def test_only_the_composition_root_picks_storage_and_config():
-    """`config` and the storage backends are chosen at the edge (app, services) and handed down."""
+    """`config` and the storage backends (the ledger's sinks, the key store and limiter) are
+    chosen at the edge (app, services, observability) and handed down."""
     roots = {SRC / "app.py", SRC / "services.py", SRC / "observability.py"}
-    edge = ("llms.config", "llms.usage.sqlite", "llms.usage.postgres")
+    edge = ("llms.config", "llms.usage.sqlite", "llms.usage.postgres", "llms.keys")
     problems = [
         f"{path.relative_to(SRC)} imports {mod}"
         for path in SRC.rglob("*.py")
-        if path not in roots and layer_of(path) not in ("config", "usage")
+        if path not in roots and layer_of(path) not in ("config", "usage", "keys")
         for mod in _modules_imported(path)
         if mod.startswith(edge)
     ]

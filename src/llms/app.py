@@ -26,10 +26,12 @@ from typing import Any, TextIO
 from aiohttp import web
 
 from . import __version__
-from .config import PACKAGED, Config, ConfigError, init_home, load_config  # noqa: F401 (init_home: for the cli)
+from .config import PACKAGED, Config, ConfigError, home_dir, init_home, load_config  # noqa: F401 (init_home: for the cli)
 from .config.edge import AUTH_NOTICE
 from .config.reliability import ProviderReliability
 from .core.types import ProviderConfig
+from .keys import KeyRefused  # noqa: F401 (for `llms keys`)
+from .keys.services import KeyServices, open_keys
 from .observe.logs import LineLogger
 from .observe.logs import install as install_logging
 from .providers import Factory, Provider, ProviderConfigInvalid, ProviderUnavailable, factory_for, known_types
@@ -39,7 +41,7 @@ from .server.app import EDGE
 from .server.chat import ChatHandler
 from .server.protocol import EdgeRunner
 from .server.usage_api import add_usage_routes
-from .services import open_services
+from .services import add_keys, key_database, open_services
 from .transport.scrub import Scrubber
 
 log = logging.getLogger("llms")
@@ -194,7 +196,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def banner(gateway: Gateway, host: str, port: int, out: TextIO) -> None:
+def first_price(router: Router, model: str) -> str | None:
+    """The pricing of the provider a model is tried at first (for a budget's estimate)."""
+    providers = router.candidates.get(model)
+    return providers[0].price(model) if providers else None
+
+
+def auth_line(keys: KeyServices | None, required: bool) -> str:
+    """The banner's word on who may use the gateway."""
+    count = len(keys.ring.by_prefix) if keys is not None and keys.ring is not None else 0
+    if required:
+        return f"  auth: client keys required ({count} keys; `llms keys create --name NAME` makes one)"
+    return "  auth: off, no key needed (`\"auth\": {\"required\": true}` in llms.json turns client keys on)"
+
+
+def banner(gateway: Gateway, host: str, port: int, out: TextIO, keys: KeyServices | None = None) -> None:
     shown = "localhost" if host in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::") else host
     print(f"llms {__version__}: config {gateway.config.source}", file=out)
     for note in gateway.notices:
@@ -203,8 +219,11 @@ def banner(gateway: Gateway, host: str, port: int, out: TextIO) -> None:
         print(f"  provider {p.name}: {len(p.models)} models", file=out)
     if not gateway.providers:
         print("  no provider is enabled: set an API key variable (e.g. GROQ_API_KEY) or edit llms.json", file=out)
-    if not is_loopback(host):
-        print(f"  warning: listening on {host} without client auth: anyone who can reach it uses your keys", file=out)
+    required = gateway.config.access.required
+    print(auth_line(keys, required), file=out)
+    if not is_loopback(host) and not required:
+        print(f"  warning: listening on {host} without client auth: anyone who can reach it uses your keys"
+              " (set \"auth\": {\"required\": true})", file=out)  # fmt: skip
     print(f"UI:  http://{shown}:{port}/", file=out)
     print(f"API: http://{shown}:{port}/v1", file=out, flush=True)
 
@@ -256,6 +275,8 @@ class Live:
                 log.warning("config reload: the `usage` settings take effect at the next start")
             if new.config.telemetry != old.config.telemetry:
                 log.warning("config reload: the `telemetry` settings take effect at the next start")
+            if new.config.access != old.config.access:
+                log.warning("config reload: the `auth` and `limits.redis_url` settings take effect at the next start")
             log.warning(
                 "config reloaded from %s (%s): %d providers, %d models",
                 new.config.source,
@@ -316,12 +337,15 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
     redact_secrets(config)
     opened = open_services(config, __version__)  # process lifetime: reloads never rebuild it
     try:
+        await add_keys(config, opened)
         gateway = build(config)
         await start_providers(gateway)
     except BaseException:
         await opened.aclose()
         raise
     live = Live(gateway, config_path)
+    if opened.services.gate is not None:  # a budget's estimate prices the model where it is tried first
+        opened.services.gate.price = lambda model: first_price(live.router, model)
     app = make_app(live.router, ServerSettings(__version__, verbose, host), live.current, opened.services)
     opened.observability.bind(live.router, app[CHAT], opened.sink)
     if opened.sink is not None:  # the read API (off: its paths answer 404, the analytics page says so)
@@ -339,7 +363,7 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
         await opened.aclose()
         print(f"llms: cannot listen on {host}:{port}: {e.strerror}", file=sys.stderr)
         return 1
-    banner(gateway, host, port, out)
+    banner(gateway, host, port, out, opened.keys)
     # What start-up built (modules, config, providers, the app) lives as long as the process:
     # take it out of the cyclic GC's reach, so a full collection under load walks only what
     # requests allocate (~6 ms -> well under 1 ms; those pauses are tail latency).
@@ -426,3 +450,10 @@ async def open_gateway(config_path: str | None) -> Gateway:
     gateway = build(load_config(config_path))
     await start_providers(gateway)
     return gateway
+
+
+async def open_key_services(config: Config, serve: bool = True) -> KeyServices:
+    """The client-keys service over the ledger's database (the server's, or `llms keys`'s)."""
+    path, dsn = key_database(config.usage)
+    access = config.access
+    return await open_keys(path, dsn, access.redis_url, access.fail_closed, serve=serve)

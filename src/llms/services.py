@@ -12,15 +12,19 @@ import asyncio
 import logging
 import sqlite3
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .config import Config, ConfigError, home_dir
 from .config.usage import UsageSettings
+from .core.types import RequestRecord
+from .keys.services import KeyServices, open_keys
 from .observability import Observability, open_observability, recorder
 from .server import Services
+from .server.auth import ClientAuth, Gate
 from .usage import Sink
+from .usage.ledger import Ledger
 
 log = logging.getLogger("llms.usage")
 FORGET_EVERY = 3600.0
@@ -33,6 +37,7 @@ class Opened:
     services: Services
     sink: Sink | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    keys: KeyServices | None = None
     observability: Observability = field(default_factory=Observability)
 
     async def aclose(self) -> None:
@@ -41,6 +46,8 @@ class Opened:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.observability.aclose()
+        if self.keys is not None:
+            await self.keys.aclose()
         if self.sink is not None:
             await self.sink.aclose()
             stats = self.sink.stats()
@@ -57,6 +64,48 @@ def open_sink(settings: UsageSettings, home: Path | None = None) -> Sink:
     from .usage.sqlite import SqliteSink
 
     return SqliteSink(Path(settings.path).expanduser() if settings.path else home / "usage.db").start()
+
+
+def key_database(settings: UsageSettings, home: Path | None = None) -> tuple[Path, str | None]:
+    """Where client keys live: the ledger's database (also when the ledger itself is off)."""
+    home = home or home_dir()
+    return (Path(settings.path).expanduser() if settings.path else home / "usage.db"), settings.dsn
+
+
+async def add_keys(config: Config, opened: Opened) -> None:
+    """Client keys (unless the ledger is off and nothing asks for keys): the key table,
+    the limiter (shared through Redis with `limits.redis_url`) and the admin API, and a `record`
+    service that settles each request's real tokens and cost on its key's limits."""
+    access = config.access
+    if not config.usage.enabled and not access.required and access.admin_key is None:
+        return  # `"usage": false` and no keys asked for: no database at all
+    path, dsn = key_database(config.usage)
+    try:
+        keys = await open_keys(path, dsn, access.redis_url, access.fail_closed)
+    except Exception as e:  # a start-up error naming the setting, not a traceback
+        where = "usage.dsn" if dsn else "usage.path"
+        raise ConfigError(config.source, where, f"cannot open the client keys' database: {e}") from None
+    opened.keys = keys
+    assert keys.ring is not None
+    gate = Gate(ClientAuth(keys.ring.find, access.required, access.admin_key), keys.limiter)
+    observed = opened.services.record  # the ledger, metrics and spans (`observability.recorder`)
+    settle = keys.limiter.settle
+    pricing = Ledger(None)  # type: ignore[arg-type]  # (for its cost(); it submits nothing)
+
+    def record(r: RequestRecord) -> None:
+        """The ledger's record (and metrics, spans) and, for a request a key's limits
+        admitted, its settlement."""
+        if observed is not None:
+            observed(r)
+        decision = r.limit
+        if decision is not None:
+            usage = r.usage or {}
+            prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+            tokens = (prompt or 0) + (completion or 0) if isinstance(prompt, int) or isinstance(completion, int) else 0
+            served = bool(r.attempts) and r.attempts[-1]["status"] == 200  # (as the ledger prices it)
+            settle(decision, tokens, pricing.cost(r.pricing, prompt, completion) if served else None)
+
+    opened.services = replace(opened.services, record=record, gate=gate, admin=keys.admin, keys=keys.status)
 
 
 def open_services(config: Config, version: str = "") -> Opened:

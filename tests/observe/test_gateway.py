@@ -280,3 +280,15 @@ def test_every_api_answers_with_the_id_and_the_overhead(
     assert r.status_code == 200, r.text
     assert r.headers["x-request-id"] == f"api{path.replace('/', '-')}"
     assert float(r.headers["x-llms-overhead-ms"]) >= 0
+
+
+def test_metrics_need_the_admin_key_like_the_ledger(upstream: fu.FakeUpstream) -> None:
+    config = {**two_provider_config(upstream), "auth": {"admin_key": "$LLMS_TEST_ADMIN"}}
+    gw = GatewayProcess(config, env={**ENV, "LLMS_TEST_ADMIN": "admin-secret-123456"}).start()
+    try:
+        for path in ("/metrics", "/usage/requests"):
+            assert httpx.get(gw.url + path, timeout=5).status_code == 401, path
+            ok = httpx.get(gw.url + path, headers={"Authorization": "Bearer admin-secret-123456"}, timeout=5)
+            assert ok.status_code == 200, path
+    finally:
+        gw.stop()

@@ -6,7 +6,8 @@ server.
     "cors":   {"allow_origins": ["https://app.example.com"]}      "*": every page (see README)
     "server": {"allowed_hosts": ["llms.example.com", ".internal"],  "*": no Host check
                "header_timeout": 15, "body_timeout": 60}
-    "auth":   llms.py's client auth; not implemented here, so a start notice says it is ignored
+    "auth":   llms.py's own sign-in (`enabled`, `github`) is not implemented here: when it is on
+              without client keys (`auth.required`, config/access.py), a start notice says so
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ SERVER_KEYS = ("allowed_hosts", "header_timeout", "body_timeout")
 _ORIGIN = re.compile(r"^https?://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")
 _HOST = re.compile(r"^(\*|\.?[A-Za-z0-9_.-]+|\[[0-9a-fA-F:.]+\])$")
 AUTH_NOTICE = (
-    "llms.json sets `auth`, but this gateway has no client auth yet: it is ignored, and anyone "
+    "llms.json turns on llms.py's `auth` (GitHub sign-in), which this gateway does not implement: "
+    'it is ignored; `"auth": {"required": true}` turns on client keys (docs/keys.md), until then anyone '
     "who can reach the port uses your keys"
 )
 
@@ -31,7 +33,7 @@ class Edge:
     allowed_hosts: tuple[str, ...] = ()  # added to the names of the machine
     header_timeout: float = 15.0  # seconds for a request head, from the connection or its first byte
     body_timeout: float = 60.0  # seconds for a request body, from the end of its head
-    auth_requested: bool = False  # llms.py's `auth` is on: the start-up notice says it is ignored
+    auth_requested: bool = False  # llms.py's sign-in is on without client keys: the start notice says so
 
 
 def parse_edge(c: Any, root: dict[str, Any]) -> Edge:
@@ -54,7 +56,10 @@ def parse_edge(c: Any, root: dict[str, Any]) -> Edge:
     if "body_timeout" in server:
         out.body_timeout = c.number(server["body_timeout"], "server.body_timeout")
     auth = root.get("auth")
-    out.auth_requested = auth is not None and not (isinstance(auth, dict) and auth.get("enabled") is False)
+    llms_py_keys = isinstance(auth, dict) and ("enabled" in auth or "github" in auth)
+    out.auth_requested = (
+        llms_py_keys and auth.get("enabled") is not False and auth.get("required") is not True  # type: ignore[union-attr]
+    )
     return out
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.types import MAX_UPSTREAM_BODY, MAX_UPSTREAM_EVENT, ProviderConfig, Timeouts
+from .access import Access, parse_access
 from .edge import Edge, parse_edge
 from .reliability import PER_PROVIDER, TOP_LEVEL, Reliability, parse_reliability
 from .telemetry import TelemetrySettings, parse_telemetry
@@ -72,6 +73,7 @@ class Config:
     ignored: list[str] = field(default_factory=list)
     reliability: Reliability = field(default_factory=Reliability)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    access: Access = field(default_factory=Access)
     usage: UsageSettings = field(default_factory=UsageSettings)
     edge: Edge = field(default_factory=Edge)  # cors, server, auth
 
@@ -163,6 +165,7 @@ def parse_config(data: Any, source: str, env: dict[str, str] | os._Environ[str] 
         ignored=ignored,
         reliability=parse_reliability(c, root),
         telemetry=parse_telemetry(c, root),
+        access=parse_access(c, root, env),
         usage=parse_usage(c, root, env),
         edge=parse_edge(c, root),
     )

@@ -156,6 +156,8 @@ def headers(record: RequestRecord) -> dict[str, str]:
         out["x-llms-tried"] = ",".join(record.tried)
     if record.pricing:  # the price of the provider that answered, also after a failover
         out["x-llms-pricing"] = record.pricing
+    if record.headers:  # the key's x-ratelimit-*
+        out.update(record.headers)
     return out
 
 

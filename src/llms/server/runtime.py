@@ -17,6 +17,8 @@ from aiohttp import web
 
 from ..core.outbound import Outbound
 from ..core.types import RequestRecord
+from .admin_keys import Admin
+from .auth import Gate
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +61,6 @@ class Services:
     trace: Callable[[str, Mapping[str, str], RequestRecord, Mapping[str, Any], str], Outbound] | None = None
     metrics: Callable[[], bytes] | None = None  # GET /metrics: the exposition text
     metrics_type: str = "text/plain; charset=utf-8"
+    gate: Gate | None = None  # client keys: who is asking, which models, which limits
+    admin: Admin | None = None  # the operations behind /admin/keys
+    keys: Callable[[], Mapping[str, Any]] | None = None  # for /status: the limiter's state
