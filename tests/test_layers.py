@@ -20,7 +20,8 @@ ALLOWED = {
     "config": {"core"},
     "usage": {"core"},
     "app": {"core", "transport", "providers", "router", "server", "config", "usage", "__init__"},
-    "cli": {"app", "core", "__init__"},  # core is imported by all (STYLE.md)
+    "cli": {"app", "core", "workers", "__init__"},  # core is imported by all (STYLE.md)
+    "workers": {"app", "core"},  # the --workers supervisor starts `llms.app` in each worker
     "__main__": {"cli"},
     "__init__": set(),
     "data": set(),

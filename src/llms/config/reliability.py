@@ -11,7 +11,7 @@ policies from them, so `config` never imports the router.
     "concurrency": 0                     requests in flight per provider (0: no cap)
     "budget":      600                   seconds per request, all retries and failovers included
     "streaming":   {"keepalive": 15, "write_timeout": 60}
-    "shutdown":    {"grace": 30}
+    "shutdown":    {"grace": 30, "delay": 0}   delay: keep serving, not ready, before draining
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ BREAKER_KEYS = {
     "max_cooldown": "duration",
 }
 STREAMING_KEYS = {"keepalive": "seconds", "write_timeout": "duration"}
-SHUTDOWN_KEYS = {"grace": "seconds"}
+SHUTDOWN_KEYS = {"grace": "seconds", "delay": "seconds"}
 TOP_LEVEL = frozenset({"retries", "breaker", "concurrency", "budget", "streaming", "shutdown"})
 PER_PROVIDER = frozenset({"retries", "breaker", "concurrency"})
 
@@ -60,6 +60,9 @@ class Reliability:
     keepalive: float = 15.0  # seconds of silence before an SSE comment frame (0: never)
     write_timeout: float = 60.0  # a client that reads nothing for this long is cut off
     shutdown_grace: float = 30.0  # seconds in-flight requests get on SIGTERM/SIGINT
+    # seconds between SIGTERM and closing the listener, answering /health/ready 503 meanwhile,
+    # so a load balancer polling readiness takes this replica out before it refuses connections
+    shutdown_delay: float = 0.0
 
 
 def parse_reliability(c: Any, root: dict[str, Any]) -> Reliability:
@@ -71,9 +74,9 @@ def parse_reliability(c: Any, root: dict[str, Any]) -> Reliability:
     streaming = _section(c, root.get("streaming", {}), "streaming", STREAMING_KEYS)
     out.keepalive = streaming.get("keepalive", out.keepalive)
     out.write_timeout = streaming.get("write_timeout", out.write_timeout)
-    out.shutdown_grace = _section(c, root.get("shutdown", {}), "shutdown", SHUTDOWN_KEYS).get(
-        "grace", out.shutdown_grace
-    )
+    shutdown = _section(c, root.get("shutdown", {}), "shutdown", SHUTDOWN_KEYS)
+    out.shutdown_grace = shutdown.get("grace", out.shutdown_grace)
+    out.shutdown_delay = shutdown.get("delay", out.shutdown_delay)
     providers = root.get("providers")
     if isinstance(providers, dict):
         for name, entry in providers.items():

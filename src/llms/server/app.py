@@ -19,6 +19,7 @@ from ..core.types import Attempt
 from ..router import Router
 from .chat import ChatHandler, new_request_id
 from .errors import error_middleware
+from .health import Readiness, add_health_routes
 from .ui import UiAssets
 
 access_log = logging.getLogger("llms.access")
@@ -79,17 +80,9 @@ class Routes:
                 "models": len(self.router.candidates),
                 "default_model": self.settings.default_model,
                 "runtime": runtime_info(),
+                "pid": os.getpid(),  # which process answered: with `--workers N` each is one
             }
         )
-
-    async def health(self, request: web.Request) -> web.Response:
-        return json_response({"status": "ok"})
-
-    async def ready(self, request: web.Request) -> web.Response:
-        enabled = len(self.router.providers)
-        if enabled:
-            return json_response({"status": "ready", "providers": enabled, "models": len(self.router.candidates)})
-        return json_response({"status": "unavailable", "reason": "no provider is enabled"}, status=503)
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         if self.ui.has_index:
@@ -160,7 +153,7 @@ def _log_chat(rid: str, request: web.Request, attempt: Attempt, response: Any, s
     )
 
 
-def make_app(router: Router, settings: ServerSettings) -> web.Application:
+def make_app(router: Router, settings: ServerSettings, readiness: Readiness | None = None) -> web.Application:
     middlewares = [error_middleware]
     if settings.verbose:
         middlewares.insert(0, access_middleware)
@@ -176,8 +169,8 @@ def make_app(router: Router, settings: ServerSettings) -> web.Application:
     app.router.add_get("/v1/models/{model:.+}", routes.model)
     app.router.add_get("/models", routes.llms_models)
     app.router.add_get("/status", routes.status)
-    app.router.add_get("/health", routes.health)
-    app.router.add_get("/health/ready", routes.ready)
+    readiness = readiness or Readiness(lambda: len(router.providers))
+    add_health_routes(app, readiness, lambda: len(router.candidates))
     app.router.add_get("/", routes.index)
     app.router.add_get("/ui/{path:.+}", routes.ui.asset)
     app["llms.router"] = router
