@@ -1,0 +1,105 @@
+"""`llms --serve PORT --workers 2`: two worker processes answer on one port, one banner; SIGTERM
+to the supervisor drains both with streams in flight and exits 0; SIGHUP reaches both; a
+killed worker is restarted; workers whose supervisor was killed exit by themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+from tests.fault import faults as f
+from tests.fault.client import ANSWERED, ask
+
+from .conftest import config, pids_seen, wait_until
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+async def streams(url: str, model: str, count: int) -> list:
+    import aiohttp
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True)) as s:
+        return list(await asyncio.gather(*(ask(s, url, model, f"{model}#{i}", deadline=30) for i in range(count))))
+
+
+def test_two_workers_answer_from_two_pids_with_one_banner(upstream, gateway_for):
+    gw = gateway_for(config(upstream, "wk-a", "wk"), "--workers", "2")
+    pids = pids_seen(gw.url, 2)
+    assert len(pids) == 2 and gw.proc.pid not in pids
+    assert all(parent_of(pid) == gw.proc.pid for pid in pids)  # the supervisor's children
+    out = gw.output()
+    assert out.count("API: http://localhost:") == 1, out
+    assert f"workers: 2 processes sharing port {gw.port} (supervisor pid {gw.proc.pid})" in out
+
+
+async def test_sigterm_drains_both_workers_with_streams_in_flight(upstream, gateway_for):
+    upstream.on("drain-a", "drain", f.echo(delay=0.25))  # ~2 s per answer
+    gw = gateway_for(config(upstream, "drain-a", "drain"), "--workers", "2")
+    pids = await asyncio.to_thread(pids_seen, gw.url, 2)
+    task = asyncio.create_task(streams(gw.url, "drain", 8))
+    assert await asyncio.to_thread(wait_until, lambda: len(upstream.received("drain-a")) == 8)
+    await asyncio.sleep(0.3)
+    gw.proc.send_signal(signal.SIGTERM)
+    outcomes = await task
+    assert [o.kind for o in outcomes] == [ANSWERED] * 8, [o.detail for o in outcomes]
+    assert await asyncio.to_thread(gw.proc.wait, 20) == 0
+    assert not any(alive(pid) for pid in pids)
+    out = gw.output()
+    drained = [line for line in out.splitlines() if "shutting down:" in line]
+    assert len(drained) == 2, out  # both workers drained, between them the 8 streams
+    assert sum(int(line.split("shutting down: ")[1].split()[0]) for line in drained) == 8, out
+    assert "all 2 workers stopped" in out
+
+
+def test_sighup_reloads_every_worker(upstream, gateway_for):
+    gw = gateway_for(config(upstream, "hup-a", "hup"), "--workers", "2")
+    pids_seen(gw.url, 2)
+    gw.proc.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: gw.output().count("(SIGHUP)") == 2), gw.output()
+
+
+async def test_a_killed_worker_is_restarted_and_the_other_keeps_serving(upstream, gateway_for):
+    upstream.on("crash-a", "crash", f.echo())
+    gw = gateway_for(config(upstream, "crash-a", "crash"), "--workers", "2")
+    old = await asyncio.to_thread(pids_seen, gw.url, 2)
+    victim = min(old)
+    os.kill(victim, signal.SIGKILL)
+    outcomes = await streams(gw.url, "crash", 6)  # the other worker, and soon the new one, answer
+    assert [o.kind for o in outcomes] == [ANSWERED] * 6, [o.detail for o in outcomes]
+    assert await asyncio.to_thread(wait_until, lambda: "restarted: pid" in gw.output())
+    out = gw.output()
+    assert f"(pid {victim}) exited unexpectedly with signal SIGKILL" in out and "restarting in 0.5s" in out
+    new = await asyncio.to_thread(pids_seen, gw.url, 2)
+    assert len(new) == 2 and victim not in new and (old - {victim}) <= new
+    assert out.count("API: http://localhost:") == 1  # a restart prints no second banner
+
+
+def test_workers_exit_when_the_supervisor_is_killed(upstream, gateway_for):
+    gw = gateway_for(config(upstream, "orphan-a", "orphan"), "--workers", "2")
+    pids = pids_seen(gw.url, 2)
+    gw.proc.kill()
+    gw.proc.wait(5)
+    assert wait_until(lambda: not any(alive(pid) for pid in pids), 15)
+
+
+def test_bad_workers_value_and_bad_config_fail_once(upstream, gateway_for, tmp_path):
+    from tests.gateway_proc import GatewayProcess
+
+    gw = GatewayProcess(config(upstream, "x-a", "x"))
+    done = gw.run_cli("--serve", "0", "--workers", "zero")
+    assert done.returncode == 2 and "--workers: expected a whole number" in done.stderr
+    gw.config_path.write_text('{"providers": {')
+    done = gw.run_cli("--serve", str(gw.port), "--config", str(gw.config_path), "--workers", "2")
+    assert done.returncode == 2 and done.stderr.count("bad config") == 1, done.stderr
