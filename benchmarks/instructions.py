@@ -8,11 +8,13 @@ Python side of the hot path only; the real timings still come from run.py.
   python3 benchmarks/instructions.py                       # the working tree (src/)
   python3 benchmarks/instructions.py --rev HEAD~1 --rev HEAD   # two commits, side by side
   python3 benchmarks/instructions.py --stream -n 300       # streamed requests (5 content chunks)
+  python3 benchmarks/instructions.py --ledger off          # the usage ledger off (default: SQLite)
 
 Each target: start the mock (pinned to CPU 0) and the gateway under
 `valgrind --tool=callgrind --instr-atstart=no`, send 200 warm-up requests, switch counting on,
 send exactly -n requests from -c keep-alive connections (sequential per connection), switch it
-off, dump, stop both. Needs `valgrind` (apt-get install -y valgrind). Output per target:
+off, dump, stop both. Counted per thread: the total, and the event loop's share (the usage
+ledger's writer thread works off the request path). Needs `valgrind` (apt-get install -y valgrind). Output per target:
 thousands of instructions per request; `--annotate` also prints callgrind_annotate's top
 C functions (orjson, aiohttp's C parts, the interpreter).
 """
@@ -84,13 +86,19 @@ def measure(label, src, args, scratch):
     mock_base = f"http://127.0.0.1:{args.mock_port}"
     cfg = os.path.join(work, "llms.json")
     with open(cfg, "w") as f:
-        json.dump({"providers": {"mock": {"type": "OpenAiProvider", "base_url": mock_base, "api_key": "sk-mock",
-                                          "models": {args.model: args.model}}}}, f)
+        config = {"providers": {"mock": {"type": "OpenAiProvider", "base_url": mock_base, "api_key": "sk-mock",
+                                         "models": {args.model: args.model}}}}
+        if args.ledger == "off":
+            config["usage"] = False
+        elif args.ledger != "sqlite":
+            config["usage"] = {"dsn": args.ledger}
+        json.dump(config, f)
     out = os.path.join(work, "callgrind.out")
     for old in glob.glob(out + "*"):
         os.remove(old)
     env = dict(os.environ, LLMS_HOME=work, PYTHONPATH=src)
-    argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+    argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes",
+            f"--callgrind-out-file={out}",
             args.python, "-m", "llms", "--serve", str(args.port), "--config", cfg]
     mock = gw = None
     body = chat_body(args.model, args.stream)
@@ -111,16 +119,18 @@ def measure(label, src, args, scratch):
     finally:
         bench.stop_process(gw, "gateway")
         bench.stop_process(mock, "mock upstream")
-    total, biggest = 0, None
+    # one file per thread: the biggest is the event loop's; the others are the usage ledger's writer
+    # (and the log listener), which work off the request path but on the same process's CPU
+    total, loop, biggest = 0, 0, None
     for path in glob.glob(out + "*"):
-        with open(path) as f:
-            for line in f:
-                if line.startswith(("summary:", "totals:")):
-                    n = int(line.split()[1])
-                    if n > total:
-                        total, biggest = n, path
+        with open(path) as f:  # (a dump's `summary:` may read 0; its `totals:` line counts)
+            n = max((int(line.split()[1]) for line in f if line.startswith(("summary:", "totals:"))), default=0)
+        total += n
+        if n > loop:
+            loop, biggest = n, path
     n = args.requests // args.connections * args.connections
-    result = {"label": label, "k_instructions_per_request": round(total / n / 1000, 1), "requests": n,
+    result = {"label": label, "k_instructions_per_request": round(total / n / 1000, 1),
+              "k_event_loop": round(loop / n / 1000, 1), "requests": n,
               "stream": args.stream, "connections": args.connections, "wall_s": round(wall, 1)}
     if args.annotate and biggest:
         ann = subprocess.run(["callgrind_annotate", "--inclusive=no", biggest], capture_output=True, text=True).stdout
@@ -140,6 +150,8 @@ def main():
     ap.add_argument("--port", type=int, default=18400)
     ap.add_argument("--mock-port", type=int, default=18480)
     ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--ledger", default="sqlite",
+                    help="the usage ledger: sqlite (the default), off, or a postgresql:// DSN")
     ap.add_argument("--annotate", action="store_true", help="also print the top C functions")
     args = ap.parse_args()
     if not shutil.which("valgrind"):
@@ -155,11 +167,12 @@ def main():
     try:
         for rev in args.rev or [None]:
             src = source_tree(rev, scratch)
-            label = rev or "working tree"
+            label = (rev or "working tree") + ("" if args.ledger == "sqlite" else f" ledger={args.ledger[:10]}")
             r = measure(label, src, args, scratch)
             results.append(r)
             print(f"{label:24s} {'stream' if args.stream else 'non-stream'} c={args.connections}: "
-                  f"{r['k_instructions_per_request']:.1f} k instructions/request ({r['requests']} requests)",
+                  f"{r['k_instructions_per_request']:.1f} k instructions/request, of which the event loop "
+                  f"{r['k_event_loop']:.1f} k ({r['requests']} requests)",
                   flush=True)
             if r.get("annotate"):
                 print(r["annotate"])

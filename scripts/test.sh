@@ -20,5 +20,7 @@ for step in scripts/setup.d/*.sh; do
 done
 echo "== lint"
 .venv/bin/ruff check src tests
+echo "== types"
+.venv/bin/mypy  # src/llms, configured in pyproject.toml [tool.mypy]
 echo "== tests"
 exec .venv/bin/python -m pytest "$@"

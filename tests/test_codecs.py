@@ -8,7 +8,8 @@ import pytest
 
 from llms.core.errors import UpstreamTimeout
 from llms.core.types import Chunk
-from llms.server.sse import DONE, encode_chunk, encode_error
+from llms.server.openai_chat import DONE, encode_chunk
+from llms.server.openai_chat import error_event as encode_error
 from llms.transport import NDJSONDecoder, SSEDecoder
 from llms.transport.codecs import StreamTooLarge
 

@@ -1,5 +1,7 @@
-"""The architecture stays true: nothing imports upward (../shared/STYLE.md), only `llms.app`
-imports `llms.config`, and importing the provider registry imports no dialect."""
+"""The architecture stays true: nothing imports upward (../shared/STYLE.md), only the
+composition root (`llms.app`, `llms.services`) imports `llms.config` and the storage backends,
+the stream driver knows no wire format, no request-scoped string keys, and importing the
+provider registry imports no dialect."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ ALLOWED = {
     "server": {"core", "router"},
     "config": {"core"},
     "usage": {"core"},
-    "app": {"core", "transport", "providers", "router", "server", "config", "usage", "__init__"},
+    "services": {"core", "server", "config", "usage"},
+    "app": {"core", "transport", "providers", "router", "server", "config", "usage", "services", "__init__"},
     "cli": {"app", "core", "workers", "__init__"},  # core is imported by all (STYLE.md)
     "workers": {"app", "core"},  # the --workers supervisor starts `llms.app` in each worker
     "__main__": {"cli"},
@@ -75,3 +78,47 @@ def test_registry_import_has_no_side_effects():
     code = "import sys, llms.providers as p; print(sorted(m for m in sys.modules if m.startswith('llms.providers.')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['llms.providers.base']"
+
+
+def _modules_imported(path: Path) -> set[str]:
+    """Dotted names of what `path` imports (relative imports resolved)."""
+    pkg = ["llms", *path.relative_to(SRC).parts[:-1]]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = pkg[: len(pkg) - node.level + 1] if node.level else []
+            mod = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            found.add(mod)
+            found.update(f"{mod}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return found
+
+
+def test_only_the_composition_root_picks_storage_and_config():
+    """`config` and the storage backends are chosen at the edge (app, services) and handed down."""
+    roots = {SRC / "app.py", SRC / "services.py"}
+    edge = ("llms.config", "llms.usage.sqlite", "llms.usage.postgres")
+    problems = [
+        f"{path.relative_to(SRC)} imports {mod}"
+        for path in SRC.rglob("*.py")
+        if path not in roots and layer_of(path) not in ("config", "usage")
+        for mod in _modules_imported(path)
+        if mod.startswith(edge)
+    ]
+    assert problems == []
+
+
+def test_the_stream_driver_knows_no_wire_format():
+    """server/driver.py gets its frames from a codec; it imports none, nor a JSON library."""
+    imported = _modules_imported(SRC / "server" / "driver.py")
+    assert not {m for m in imported if m.startswith(("llms.server.openai_chat", "orjson", "json"))}
+
+
+def test_no_request_scoped_string_keys():
+    """Request-scoped data lives on the Call and its record, app state behind `web.AppKey`s:
+    no `request["llms.…"]` or `app["llms.…"]` string keys."""
+    needles = ('request["llms.', "request['llms.", 'app["llms.', "app['llms.")
+    files = [*(SRC / "server").rglob("*.py"), SRC / "app.py", SRC / "services.py"]
+    bad = [f"{p.relative_to(SRC)}: {n}" for p in files for n in needles if n in p.read_text()]
+    assert bad == []

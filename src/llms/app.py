@@ -39,21 +39,32 @@ from .config.reliability import ProviderReliability
 from .core.types import ProviderConfig
 from .providers import Factory, Provider, ProviderConfigInvalid, ProviderUnavailable, factory_for, known_types
 from .router import DEFAULT_BUDGET, BreakerPolicy, ProviderPolicy, RetryPolicy, Router, RouterPolicy, Table
-from .server import Readiness, ServerSettings, make_app
+from .server import CHAT, Current, Runtime, ServerSettings, make_app
 from .server.chat import ChatHandler
+from .server.usage_api import add_usage_routes
+from .services import open_services, prepare_ledger
 
 log = logging.getLogger("llms")
 
 
 @dataclass(slots=True)
 class Gateway:
-    """Everything one running configuration needs, built from a `Config`."""
+    """The runtime of one configuration, built from a `Config`: its providers and, once they
+    have started (and discovered their models), its routing table. A reload builds a new one
+    and swaps it in whole; process-lifetime services are not part of it."""
 
     config: Config
     providers: list[Provider]
-    router: Router
+    unkeyed: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     status: list[dict[str, Any]] = field(default_factory=list)
+    table: Table | None = None  # set by start_providers()
+
+    @property
+    def router(self) -> Router:
+        """A router over this configuration's table, for in-process use (the command line);
+        the server builds its own once and swaps tables into it on reload."""
+        return Router.over(table_of(self))
 
     async def aclose(self) -> None:
         for provider in self.providers:
@@ -86,7 +97,7 @@ def build(config: Config) -> Gateway:
         else:
             entry["state"] = _add_provider(config.source, factory, pc, providers, notices)
         status.append(entry)
-    return Gateway(config, providers, Router(providers, router_policy(config), unkeyed), notices, status)
+    return Gateway(config, providers, unkeyed, notices, status)
 
 
 def router_policy(config: Config) -> RouterPolicy:
@@ -125,19 +136,25 @@ async def start_providers(gateway: Gateway) -> None:
             await provider.start()
         except Exception as e:  # a provider that cannot start (e.g. Ollama down) is a notice, not a crash
             gateway.notices.append(f"{provider.name}: {e}")
-    table = gateway.router.table
-    gateway.router = Router(gateway.providers, table.policy, table.unkeyed)  # start() may have discovered models
+    # after start(): it may have discovered models
+    gateway.table = Table(gateway.providers, router_policy(gateway.config), gateway.unkeyed)
 
 
-def settings_for(gateway: Gateway, verbose: bool) -> ServerSettings:
-    return ServerSettings(
-        max_size=gateway.config.client_max_size,
-        default_model=gateway.config.default_model,
-        version=__version__,
-        providers=gateway.status,
-        verbose=verbose,
-        keepalive=gateway.config.reliability.keepalive,
-        write_timeout=gateway.config.reliability.write_timeout,
+def table_of(gateway: Gateway) -> Table:
+    if gateway.table is None:
+        raise RuntimeError("start_providers() builds the table")
+    return gateway.table
+
+
+def runtime_for(gateway: Gateway) -> Runtime:
+    """What the HTTP side reads per request, from this configuration."""
+    config = gateway.config
+    return Runtime(
+        max_size=config.client_max_size,
+        default_model=config.default_model,
+        providers=tuple(gateway.status),
+        keepalive=config.reliability.keepalive,
+        write_timeout=config.reliability.write_timeout,
     )
 
 
@@ -186,15 +203,14 @@ def banner(gateway: Gateway, host: str, port: int, out: TextIO, worker: Worker |
 class Live:
     """The running configuration, reloaded on SIGHUP or when its file changes."""
 
-    def __init__(self, gateway: Gateway, settings: ServerSettings, path: str | None) -> None:
+    def __init__(self, gateway: Gateway, path: str | None) -> None:
         self.gateway = gateway
-        self.router = gateway.router  # the object the server holds; reloads swap its table
-        self.settings = settings
+        self.router = Router.over(table_of(gateway))  # built once; reloads swap its table
+        self.current = Current(runtime_for(gateway))  # the server reads it; reloads replace it
         self.path = path
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._retiring: list[Gateway] = []
-        self.chat: ChatHandler | None = None  # set once the HTTP app exists
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -219,31 +235,22 @@ class Live:
             except Exception as e:  # a provider factory bug must not take the gateway down
                 log.exception("config reload (%s) failed: %s; still serving the previous config", why, e)
                 return False
-            old, old_table = self.gateway, self.router.swap(new.router)
+            old, old_table = self.gateway, self.router.swap(table_of(new))
             self.gateway = new
-            self._apply_server_settings(new.config)
+            self.current.runtime = runtime_for(new)  # swapped whole, never edited in place
+            if new.config.usage != old.config.usage:
+                log.warning("config reload: the `usage` settings take effect at the next start")
             log.warning(
                 "config reloaded from %s (%s): %d providers, %d models",
                 new.config.source,
                 why,
                 len(new.providers),
-                len(new.router.candidates),
+                len(table_of(new).candidates),
             )
             for note in new.notices:
                 log.warning("notice: %s", note)
             self.spawn(self._retire(old, old_table))
             return True
-
-    def _apply_server_settings(self, config: Config) -> None:
-        """What the HTTP side reads per request follows the new file too (the listening
-        address, `--verbose` and aiohttp's own body-size backstop need a restart)."""
-        rel = config.reliability
-        self.settings.providers = self.gateway.status
-        self.settings.default_model = config.default_model
-        chat: ChatHandler | None = self.chat
-        if chat is not None:
-            chat.max_size = config.client_max_size
-            chat.keepalive, chat.write_timeout = rel.keepalive, rel.write_timeout
 
     async def _retire(self, gateway: Gateway, table: Table) -> None:
         """Close the old providers once the requests that started on them are over (every
@@ -303,13 +310,17 @@ async def serve(
     config = load_config(config_path)
     for key in config.ignored:
         log.debug("llms.json: ignoring top-level key %r", key)
-    gateway = build(config)
-    await start_providers(gateway)
-    settings = settings_for(gateway, verbose)
-    live = Live(gateway, settings, config_path)
-    readiness = Readiness(lambda: len(live.router.providers))  # a service: reloads keep it
-    app = make_app(live.router, settings, readiness)
-    live.chat = app["llms.chat"]
+    opened = open_services(config, worker.index if worker else None)  # process lifetime: reloads keep it
+    try:
+        gateway = build(config)
+        await start_providers(gateway)
+    except BaseException:
+        await opened.aclose()
+        raise
+    live = Live(gateway, config_path)
+    app = make_app(live.router, ServerSettings(__version__, verbose), live.current, opened.services)
+    if opened.sink is not None:  # the read API (off: its paths answer 404, the analytics page says so)
+        add_usage_routes(app, opened.sink)
     # shutdown() waits for the chat requests itself; aiohttp's own wait is for the rest
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
@@ -319,11 +330,12 @@ async def serve(
     except OSError as e:
         await runner.cleanup()
         await gateway.aclose()
+        await opened.aclose()
         print(f"llms: cannot listen on {host}:{port}: {e.strerror}", file=sys.stderr)
         return 1
     if worker is None or worker.banner:
         banner(gateway, host, port, out, worker)
-    readiness.start()
+    opened.services.readiness.start()
     # What start-up built (modules, config, providers, the app) lives as long as the process:
     # take it out of the cyclic GC's reach, so a full collection under load walks only what
     # requests allocate (~6 ms -> well under 1 ms; those pauses are tail latency).
@@ -339,10 +351,10 @@ async def serve(
     if worker is not None:
         live.spawn(_orphaned(worker.parent, stop))
     await stop.wait()
-    readiness.draining = True  # from the moment SIGTERM arrives
+    opened.services.readiness.draining = True  # from the moment SIGTERM arrives
     rel = live.gateway.config.reliability  # as last reloaded
     await shutdown(runner, live, rel.shutdown_grace, rel.shutdown_delay)
-    await readiness.aclose()
+    await opened.aclose()  # after the last request ended: its record is in, and now on disk
     return 0
 
 
@@ -364,7 +376,7 @@ async def shutdown(runner: web.AppRunner, live: Live, grace: float, delay: float
     again = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, again.set)
-    chat: ChatHandler = runner.app["llms.chat"]
+    chat = runner.app[CHAT]
     started = time.monotonic()
     if delay > 0:
         log.warning("shutting down: not ready, still serving for %gs", delay)
@@ -397,6 +409,12 @@ async def _until_idle(chat: ChatHandler, timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
+def prepare(config_path: str | None) -> None:
+    """What the `--workers` supervisor checks once before starting workers: llms.json is valid
+    and the ledger's database exists at the current schema. Raises `ConfigError`."""
+    prepare_ledger(load_config(config_path))
+
+
 def run(config_path: str | None, host: str, port: int, verbose: bool, worker: Worker | None = None) -> int:
     listener = setup_logging(verbose)
     try:
@@ -413,6 +431,13 @@ def run(config_path: str | None, host: str, port: int, verbose: bool, worker: Wo
 
 
 # -- in-process use, without the HTTP server (the command line) -----------------------------------
+
+
+async def usage_table(config_path: str | None, since: float | None, group_by: str) -> list[dict[str, Any]] | None:
+    """`llms usage`: the ledger's summary rows (None when `"usage": false`)."""
+    from .services import usage_summary
+
+    return await usage_summary(load_config(config_path), since, group_by)
 
 
 async def open_gateway(config_path: str | None) -> Gateway:

@@ -23,7 +23,7 @@ from llms.core.errors import InvalidRequest
 from llms.providers import anthropic, google, ollama
 from llms.providers.checks import encode_request, request_mapping
 from llms.providers.llamacpp import generation_args
-from llms.server.chat import check_chat
+from llms.server.openai_chat import check_chat
 
 from ..gateway_proc import GatewayProcess
 from .conftest import conformance_config

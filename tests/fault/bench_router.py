@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from llms.core.types import Attempt, Chunk, ProviderConfig
+from llms.core.types import Chunk, ProviderConfig, RequestRecord
 from llms.providers.base import Provider
 from llms.router import BreakerPolicy, ProviderPolicy, RetryPolicy, Router, RouterPolicy
 
@@ -63,7 +63,7 @@ async def per_request_us(router: Any, n: int, stream: bool) -> float:
     request = {"model": "m", "messages": []}
     start = time.perf_counter()
     for _ in range(n):
-        attempt = Attempt(model="m")
+        attempt = RequestRecord("req_bench", model="m")
         if stream:
             s = await router.open_stream(request, attempt)
             async for _chunk in s:

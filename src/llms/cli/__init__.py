@@ -21,6 +21,7 @@ examples:
   llms --image photo.jpg "What is in this picture?"             (also --audio, --file; a path, URL or data URI)
   llms --chat request.json --args "temperature=0.7&seed=111" --raw
   llms ls                       llms ls groq openrouter
+  llms usage --since 7d --by model                              (the request ledger's summary)
   llms --check groq             llms --check groq kimi-k2 llama3.3:70b
   llms --enable groq openrouter llms --disable google_free    llms --default kimi-k2
   llms --serve 8000             llms --serve 8000 --workers auto
@@ -51,6 +52,9 @@ def parser() -> argparse.ArgumentParser:
     manage.add_argument("--enable", nargs="+", metavar="PROVIDER", help="enable providers in llms.json")
     manage.add_argument("--disable", nargs="+", metavar="PROVIDER", help="disable providers in llms.json")
     manage.add_argument("--default", metavar="MODEL", help="set defaults.text.model in llms.json")
+    usage = p.add_argument_group("usage ledger (llms usage)")
+    usage.add_argument("--since", metavar="AGE", help="only requests newer than this, e.g. 7d, 24h (default: all)")
+    usage.add_argument("--by", default="day", metavar="GROUP", help="group by day (default), model, provider or key")
     server = p.add_argument_group("server")
     server.add_argument("--serve", metavar="PORT", type=int, help="serve the API (/v1) and the chat UI (/) on PORT")
     server.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -113,6 +117,8 @@ def _command(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return _in_process(args, lambda gw: _ls(gw, names))
         if args.check:
             return _in_process(args, lambda gw: _check(gw, args.check, args.prompt))
+        if args.prompt == ["usage"]:
+            return _usage(args)
         from .prompt import read_request
 
         build = read_request(args)
@@ -148,6 +154,17 @@ async def _check(gateway: Any, name: str, models: list[str]) -> int:
     from .inventory import check_provider
 
     return await check_provider(gateway, name, models, sys.stdout)
+
+
+def _usage(args: argparse.Namespace) -> int:
+    from ..app import ConfigError
+    from .usage import show_usage
+
+    try:
+        return asyncio.run(show_usage(args.config, args.since, args.by, sys.stdout))
+    except ConfigError as e:
+        print(f"llms: bad config: {e}", file=sys.stderr)
+        return 2
 
 
 def _in_process(args: argparse.Namespace, work: Any) -> int:

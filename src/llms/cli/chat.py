@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from ..core.accumulate import StreamAccumulator
 from ..core.errors import GatewayError
-from ..core.types import Attempt
+from ..core.types import RequestRecord
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 
@@ -65,7 +65,7 @@ class Printer:
 
 async def run_chat(router: Any, request: dict[str, Any], output: Output, *, raw: bool) -> int:
     """Send `request`; print the answer (or, with `raw`, the whole JSON). Returns the exit code."""
-    attempt = Attempt(model=request["model"], started=time.perf_counter())
+    attempt = RequestRecord("cli", model=request["model"], started=time.perf_counter(), created=time.time())
     if raw or request.get("stream") is False:
         request["stream"] = False
         result = await router.chat(request, attempt)
@@ -92,13 +92,13 @@ async def run_chat(router: Any, request: dict[str, Any], output: Output, *, raw:
         printer.end()
         raise
     finally:
-        await stream.aclose()  # type: ignore[attr-defined]
+        await stream.aclose()
     printer.end()
     summary(output, attempt, acc.usage)
     return 0
 
 
-def summary(output: Output, attempt: Attempt, usage: dict[str, Any] | None) -> None:
+def summary(output: Output, attempt: RequestRecord, usage: dict[str, Any] | None) -> None:
     """`kimi-k2 · groq (moonshotai/kimi-k2-instruct) · 12 in, 34 out tokens · $0.000081 · 1.24 s`"""
     if output.quiet:
         return

@@ -9,7 +9,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]  # (public, not in typeshed)
 from pathlib import Path
 from typing import Any
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.types import MAX_UPSTREAM_BODY, MAX_UPSTREAM_EVENT, ProviderConfig, Timeouts
 from .reliability import PER_PROVIDER, TOP_LEVEL, Reliability, parse_reliability
+from .usage import UsageSettings, parse_usage
 
 # Request parameters a provider entry may set as defaults; a client's own value wins.
 REQUEST_PARAMS = frozenset(
@@ -38,7 +40,7 @@ PROVIDER_KEYS = frozenset(
     {"enabled", "type", "base_url", "api_key", "models", "pricing", "default_pricing", "headers", "timeouts", "check"}
     | PER_PROVIDER
 )
-TOP_LEVEL_KEYS = frozenset({"auth", "defaults", "limits", "convert", "providers", "timeouts"}) | TOP_LEVEL
+TOP_LEVEL_KEYS = frozenset({"auth", "defaults", "limits", "convert", "providers", "timeouts", "usage"}) | TOP_LEVEL
 TIMEOUT_KEYS = ("connect", "first_byte", "idle", "total")
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024
 _ENV_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
@@ -63,6 +65,7 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
     reliability: Reliability = field(default_factory=Reliability)
+    usage: UsageSettings = field(default_factory=UsageSettings)
 
 
 def resolve_secret(value: str, env: dict[str, str] | os._Environ[str]) -> tuple[str | None, str | None]:
@@ -123,7 +126,7 @@ def parse_config(data: Any, source: str, env: dict[str, str] | os._Environ[str] 
     max_size = DEFAULT_MAX_SIZE
     if "client_max_size" in limits:
         max_size = int(c.number(limits["client_max_size"], "limits.client_max_size"))
-    upstream = {
+    upstream: dict[str, int] = {
         key: int(c.number(limits[key], f"limits.{key}")) for key in ("upstream_body", "upstream_event") if key in limits
     }
     timeouts = Timeouts()
@@ -151,6 +154,7 @@ def parse_config(data: Any, source: str, env: dict[str, str] | os._Environ[str] 
         raw=root,
         ignored=ignored,
         reliability=parse_reliability(c, root),
+        usage=parse_usage(c, root, env),
     )
 
 
@@ -161,7 +165,7 @@ def _parse_provider(
     timeouts: Timeouts,
     default_headers: dict[str, str],
     env: dict[str, str] | os._Environ[str],
-    upstream_limits: dict[str, int],
+    upstream_limits: Mapping[str, int],
 ) -> ProviderConfig:
     where = f"providers.{name}"
     e = c.obj(entry, where)

@@ -7,9 +7,14 @@ from typing import Any
 
 
 class StreamAccumulator:
-    """Feed every chunk to `add`; `result()` returns the complete response."""
+    """Feed every chunk to `add`; `result()` returns the complete response. With
+    `content=False` it keeps only the usage (what the ledger needs on every stream), at the
+    cost of one key lookup per chunk."""
 
-    def __init__(self) -> None:
+    __slots__ = ("id", "model", "created", "usage", "chunks", "content", "_choices")
+
+    def __init__(self, content: bool = True) -> None:
+        self.content = content
         self.id = ""
         self.model = ""
         self.created = 0
@@ -19,11 +24,14 @@ class StreamAccumulator:
 
     def add(self, chunk: dict[str, Any]) -> None:
         self.chunks += 1
+        usage = chunk.get("usage")
+        if usage:
+            self.usage = usage
+        if not self.content:
+            return
         self.id = self.id or chunk.get("id", "")
         self.model = self.model or chunk.get("model", "")
         self.created = self.created or chunk.get("created", 0)
-        if chunk.get("usage"):
-            self.usage = chunk["usage"]
         for choice in chunk.get("choices") or ():
             self._add_choice(choice)
 

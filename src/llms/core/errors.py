@@ -1,6 +1,6 @@
 """The gateway's error tree: every failure is one of these, mapped once on the way in
 (providers turn foreign errors into ours by status and type) and once on the way out
-(the server turns ours into OpenAI's error envelope and HTTP status).
+(the server's codec turns ours into OpenAI's error envelope and HTTP status).
 
     GatewayError                      status, type, code, param, message
     ├── ClientError                   the caller's own mistake; never retried
@@ -48,17 +48,6 @@ class GatewayError(Exception):
             self.code = code
         self.param = param
         self.headers = headers or {}
-
-    def envelope(self) -> dict[str, Any]:
-        """OpenAI's error object: `{"error": {"message", "type", "param", "code"}}`."""
-        return {
-            "error": {
-                "message": self.message,
-                "type": self.type,
-                "param": self.param,
-                "code": self.code,
-            }
-        }
 
 
 class ClientError(GatewayError):

@@ -79,17 +79,39 @@ class Chunk:
     raw: bytes | None = None
 
 
-@dataclass(slots=True)
-class Attempt:
-    """What the router did for one request, for headers, logs and the UI."""
+class AttemptFact(TypedDict):
+    """One try at one provider, as the ledger keeps it: the HTTP status it gave (None when no
+    answer came), our error code (None on success) and how long it took."""
 
-    model: str
+    provider: str
+    status: int | None
+    error: str | None
+    seconds: float
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """The record of one client request, filled as it goes: the codec sets `model`/`stream`,
+    the router notes every attempt (`tried`, `attempts`, the serving provider), the stream
+    driver the first chunk and usage, the handler how it ended. Headers, the access log and
+    the ledger all read it; nothing request-scoped lives anywhere else."""
+
+    id: str
+    model: str = ""
     started: float = 0.0  # time.perf_counter() when the request arrived
+    created: float = 0.0  # time.time() when the request arrived
+    stream: bool = False
     provider: str = ""
     provider_model: str = ""
-    tried: list[str] = field(default_factory=list)
     pricing: str | None = None
+    tried: list[str] = field(default_factory=list)
+    attempts: list[AttemptFact] = field(default_factory=list)
     first_chunk_at: float | None = None
+    usage: dict[str, Any] | None = None
+    status: int = 0  # what the client got
+    outcome: str = "ok"  # ok, client_error, upstream_error, timeout, cancelled, truncated
+    error: Exception | str | None = None
+    content: dict[str, Any] | None = None  # request and answer, only when the ledger keeps content
 
 
 def has_content(chunk: dict[str, Any]) -> bool:

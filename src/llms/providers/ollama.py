@@ -67,7 +67,8 @@ class OllamaProvider(Provider):
         self.headers = headers
         self.configured_models = dict(config.models)
         self.all_models = bool(config.extra.get("all_models"))
-        self.options = config.extra.get("options") if isinstance(config.extra.get("options"), dict) else {}
+        options = config.extra.get("options")
+        self.options: dict[str, Any] = options if isinstance(options, dict) else {}
         self.keep_alive = config.extra.get("keep_alive")
         self.images = ImageFetcher.from_config(self.name, config.extra.get("fetch_image_urls"))
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..core.deadline import NEVER, Deadline, current_deadline
 from ..core.errors import AllProvidersFailed, NotFound, UpstreamError, is_retryable
-from ..core.types import Attempt, Chunk, has_content
+from ..core.types import Chunk, RequestRecord, has_content
 from ..providers import Provider
 from . import budget
 from .lanes import Lane, ProviderPolicy, ProviderState, Skip, Unavailable
@@ -115,6 +115,14 @@ class Router:
     ) -> None:
         self._table = Table(providers, policy or RouterPolicy(), unkeyed)
 
+    @classmethod
+    def over(cls, table: Table) -> Router:
+        """A router routing by an already built `table` (the composition root builds the table
+        once the providers have started, and the router once)."""
+        router = cls.__new__(cls)
+        router._table = table
+        return router
+
     # -- what the server reads --------------------------------------------------------------
 
     @property
@@ -137,16 +145,18 @@ class Router:
         """Per provider: requests in flight, concurrency cap, breaker states (for /status)."""
         return {name: state.status() for name, state in self._table.states.items()}
 
-    def swap(self, other: Router) -> Table:
-        """Route new requests by `other`'s table from now on; return the old table."""
-        old, self._table = self._table, other._table
+    def swap(self, table: Table) -> Table:
+        """Route new requests by `table` from now on; return the old table."""
+        old, self._table = self._table, table
         return old
 
     # -- requests -----------------------------------------------------------------------------
 
-    async def chat(self, request: dict[str, Any], attempt: Attempt, timeout: float | None = None) -> dict[str, Any]:
+    async def chat(
+        self, request: dict[str, Any], record: RequestRecord, timeout: float | None = None
+    ) -> dict[str, Any]:
         table = self._table
-        lanes = table.lanes_for(attempt.model)
+        lanes = table.lanes_for(record.model)
         seconds = table.policy.budget if timeout is None or timeout >= table.policy.budget else timeout
         deadline = Deadline(asyncio.get_running_loop().time() + seconds, seconds)
         # Not reset afterwards: aiohttp runs each request in a task of its own (a copied
@@ -154,30 +164,30 @@ class Router:
         current_deadline.set(deadline)
         table.active += 1
         try:
-            return await _run(table, lanes, request, attempt, deadline, False)  # type: ignore[no-any-return]
+            return await _run(table, lanes, request, record, deadline, False)  # type: ignore[no-any-return, unused-ignore]
         finally:
             table.active -= 1
 
     async def open_stream(
-        self, request: dict[str, Any], attempt: Attempt, timeout: float | None = None
+        self, request: dict[str, Any], record: RequestRecord, timeout: float | None = None
     ) -> AsyncIterator[Chunk]:
         """Return a stream already past its commit point (the first content chunk has been
         read, or the stream ended); errors before that point fail over."""
         table = self._table
-        lanes = table.lanes_for(attempt.model)
+        lanes = table.lanes_for(record.model)
         seconds = table.policy.budget if timeout is None or timeout >= table.policy.budget else timeout
         deadline = Deadline(asyncio.get_running_loop().time() + seconds, seconds)
         current_deadline.set(deadline)  # (see chat)
         table.active += 1
         try:
-            return await _run(table, lanes, request, attempt, deadline, True)  # type: ignore[no-any-return]
+            return await _run(table, lanes, request, record, deadline, True)  # type: ignore[no-any-return, unused-ignore]
         except BaseException:
             table.active -= 1
             raise
 
 
 async def _run(
-    table: Table, lanes: list[Lane], request: dict[str, Any], attempt: Attempt, deadline: Deadline, streaming: bool
+    table: Table, lanes: list[Lane], request: dict[str, Any], record: RequestRecord, deadline: Deadline, streaming: bool
 ) -> Any:
     """Try the lanes, lap by lap (`laps.py`: failover first, retry last), until one answers."""
     errors: list[UpstreamError] = []  # (two empty lists: cheaper than testing for None)
@@ -194,19 +204,21 @@ async def _run(
         if skip is not None:
             skipped.append(skip)
             continue
-        _start(attempt, lane.provider)
+        began = _start(record, lane.provider)
         try:
             if streaming:
-                result: Any = await _open(table, lane, request, attempt, deadline)
+                result: Any = await _open(table, lane, request, record, deadline)
                 lane.succeeded()  # at the commit point; the stream holds its slot until it ends
+                _served(record, began)
                 return result
-            result = await lane.provider.chat(request, attempt.model)
+            result = await lane.provider.chat(request, record.model)
         except UpstreamError as e:
+            _failed(record, began, e)
             lane.leave()
             errors.append(e)
             if budget.spent(deadline):
                 lane.released()
-                raise budget.BudgetExceeded(attempt.model, deadline, errors, [s.short() for s in skipped]) from None
+                raise budget.BudgetExceeded(record.model, deadline, errors, [s.short() for s in skipped]) from None
             lane.failed(e)
             if not is_retryable(e):
                 raise
@@ -217,31 +229,53 @@ async def _run(
             lane.released()
             raise
         lane.served()
+        _served(record, began)
         return result
     if errors:
-        failed = AllProvidersFailed(attempt.model, errors)
+        failed = AllProvidersFailed(record.model, errors)
         if skipped:
             failed.message += "; " + "; ".join(s.short() for s in skipped)
         raise failed
-    raise Unavailable(attempt.model, skipped)
+    raise Unavailable(record.model, skipped)
 
 
-def _start(attempt: Attempt, provider: Provider) -> None:
-    attempt.provider = provider.name
-    attempt.provider_model = provider.provider_model(attempt.model)
-    attempt.pricing = provider.price(attempt.model)
-    attempt.tried.append(provider.name)
+def _start(record: RequestRecord, provider: Provider) -> float:
+    """Note on the record that `provider` is being tried; returns when (perf_counter)."""
+    record.provider = provider.name
+    record.provider_model = provider.provider_model(record.model)
+    record.pricing = provider.price(record.model)
+    record.tried.append(provider.name)
+    return time.perf_counter()
+
+
+def _served(record: RequestRecord, began: float) -> None:
+    """The attempt answered (a stream: reached its commit point)."""
+    record.attempts.append(
+        {"provider": record.provider, "status": 200, "error": None, "seconds": time.perf_counter() - began}
+    )
+
+
+def _failed(record: RequestRecord, began: float, error: UpstreamError) -> None:
+    """The attempt failed: its upstream status (None when no answer came) and our code."""
+    record.attempts.append(
+        {
+            "provider": record.provider,
+            "status": getattr(error, "upstream_status", None),
+            "error": error.code or error.type,  # (a status error may carry no code of its own)
+            "seconds": time.perf_counter() - began,
+        }
+    )
 
 
 async def _open(
-    table: Table, lane: Lane, request: dict[str, Any], attempt: Attempt, deadline: Deadline
+    table: Table, lane: Lane, request: dict[str, Any], record: RequestRecord, deadline: Deadline
 ) -> CommittedStream:
     """Start a stream at one provider and read ahead to its first content chunk."""
     provider = lane.provider
     first = provider.timeouts.first_byte
     deadline.first_token_seconds = first
     deadline.first_token_by = asyncio.get_running_loop().time() + first
-    stream = provider.stream(request, attempt.model)
+    stream = provider.stream(request, record.model)
     ahead: list[Chunk] = []
     try:
         async for chunk in _until_content(stream):
@@ -251,7 +285,7 @@ async def _open(
         await stream.aclose()  # type: ignore[attr-defined]
         raise
     deadline.first_token_by = NEVER
-    attempt.first_chunk_at = time.perf_counter()
+    record.first_chunk_at = time.perf_counter()
     return CommittedStream(ahead, stream, lane, table, deadline)
 
 

@@ -1,39 +1,39 @@
-"""The HTTP application: routes, the error envelope, the verbose access line. Everything it
-serves comes from the router and the plain settings `llms.app` hands it."""
+"""The HTTP application: routes and the error envelope. Everything it serves comes from the
+router, the runtime in force and the services `llms.app` hands it (typed `web.AppKey`s)."""
 
 from __future__ import annotations
 
 import asyncio
 import html
-import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from ..core.errors import GatewayError, NotFound
-from ..core.types import Attempt
+from ..core.errors import NotFound
 from ..router import Router
-from .chat import ChatHandler, new_request_id
+from .chat import ChatHandler
 from .errors import error_middleware
-from .health import Readiness, add_health_routes
+from .health import add_health_routes
+from .runtime import Current, Services
 from .ui import UiAssets
 
-access_log = logging.getLogger("llms.access")
 
-
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ServerSettings:
-    max_size: int = 20 * 1024 * 1024
-    default_model: str | None = None
+    """What stays fixed while the process runs (the per-config part is `Runtime`)."""
+
     version: str = ""
-    providers: list[dict[str, Any]] = field(default_factory=list)  # for /status: name, type, state, models
     verbose: bool = False
-    keepalive: float = 15.0  # SSE comment frame after this many seconds of silence (0: never)
-    write_timeout: float = 60.0  # a streaming client that reads nothing for this long is cut off
+
+
+ROUTER = web.AppKey("router", Router)
+CHAT = web.AppKey("chat", ChatHandler)  # the composition root ends chat requests at the shutdown deadline
+CURRENT = web.AppKey("current", Current)
+SERVICES = web.AppKey("services", Services)
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -41,9 +41,11 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 
 
 class Routes:
-    def __init__(self, router: Router, settings: ServerSettings) -> None:
+    def __init__(self, router: Router, settings: ServerSettings, current: Current, services: Services) -> None:
         self.router = router
         self.settings = settings
+        self.current = current
+        self.services = services
         self.created = int(time.time())
         self.ui = UiAssets()
 
@@ -72,14 +74,17 @@ class Routes:
     async def status(self, request: web.Request) -> web.Response:
         health = self.router.health()  # requests in flight, breaker states
         live = {p.name: {**p.info(), **health.get(p.name, {})} for p in self.router.providers}
+        runtime = self.current.runtime
+        stats = self.services.stats
         return json_response(
             {
                 "status": "ok",
                 "version": self.settings.version,
-                "providers": [{**entry, **live.get(entry["name"], {})} for entry in self.settings.providers],
+                "providers": [{**entry, **live.get(entry["name"], {})} for entry in runtime.providers],
                 "models": len(self.router.candidates),
-                "default_model": self.settings.default_model,
+                "default_model": runtime.default_model,
                 "runtime": runtime_info(),
+                "usage": dict(stats()) if stats is not None else None,
                 "pid": os.getpid(),  # which process answered: with `--workers N` each is one
             }
         )
@@ -113,54 +118,17 @@ def runtime_info() -> dict[str, Any]:
     return info
 
 
-@web.middleware
-async def access_middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
-    """`--verbose`: one line per request. Keys and auth headers are never logged."""
-    rid = new_request_id()
-    start = time.perf_counter()
-    response = None
-    try:
-        response = await handler(request)
-        response.headers["x-request-id"] = rid
-        return response
-    finally:
-        attempt: Attempt | None = request.get("llms.attempt")
-        if attempt is not None:
-            _log_chat(rid, request, attempt, response, start)
-
-
-def _log_chat(rid: str, request: web.Request, attempt: Attempt, response: Any, start: float) -> None:
-    error = request.get("llms.error")
-    status = response.status if response is not None else 499
-    if isinstance(error, GatewayError) and response is not None and response.status == 200:
-        status_text = f"200+error({error.status})"
-    else:
-        status_text = str(status)
-    ttft = f"{(attempt.first_chunk_at - attempt.started) * 1000:.1f}ms" if attempt.first_chunk_at else "-"
-    usage = request.get("llms.usage") or {}
-    access_log.info(
-        "%s model=%s tried=%s provider=%s status=%s latency=%.1fms ttft=%s tokens=%s/%s%s",
-        rid,
-        attempt.model or "-",
-        ",".join(attempt.tried) or "-",
-        attempt.provider if status < 400 else "-",
-        status_text,
-        (time.perf_counter() - start) * 1000,
-        ttft,
-        usage.get("prompt_tokens", "-"),
-        usage.get("completion_tokens", "-"),
-        f" error={error.message if isinstance(error, GatewayError) else error!s}" if error else "",
-    )
-
-
-def make_app(router: Router, settings: ServerSettings, readiness: Readiness | None = None) -> web.Application:
-    middlewares = [error_middleware]
-    if settings.verbose:
-        middlewares.insert(0, access_middleware)
+def make_app(
+    router: Router, settings: ServerSettings, current: Current, services: Services | None = None
+) -> web.Application:
+    """The HTTP app over one router (whose table reloads swap), the runtime in force and the
+    process's services."""
+    services = services or Services()
     # client_max_size + 1 MiB: our own check answers 413 in the envelope; aiohttp's is a backstop.
-    app = web.Application(middlewares=middlewares, client_max_size=settings.max_size + 1024 * 1024)
-    routes = Routes(router, settings)
-    chat = ChatHandler(router, settings.max_size, settings.keepalive, settings.write_timeout)
+    max_size = current.runtime.max_size
+    app = web.Application(middlewares=[error_middleware], client_max_size=max_size + 1024 * 1024)
+    routes = Routes(router, settings, current, services)
+    chat = ChatHandler(router, current, services, settings.verbose)
     # The bound coroutine method, not the instance: aiohttp wraps a callable object that is not
     # a coroutine function in one more coroutine per request (~1.2 % of a request's instructions).
     app.router.add_post("/v1/chat/completions", chat.__call__)
@@ -169,10 +137,12 @@ def make_app(router: Router, settings: ServerSettings, readiness: Readiness | No
     app.router.add_get("/v1/models/{model:.+}", routes.model)
     app.router.add_get("/models", routes.llms_models)
     app.router.add_get("/status", routes.status)
-    readiness = readiness or Readiness(lambda: len(router.providers))
-    add_health_routes(app, readiness, lambda: len(router.candidates))
+    services.readiness.enabled = lambda: len(router.providers)  # the router reloads swap tables into
+    add_health_routes(app, services.readiness, lambda: len(router.candidates))
     app.router.add_get("/", routes.index)
     app.router.add_get("/ui/{path:.+}", routes.ui.asset)
-    app["llms.router"] = router
-    app["llms.chat"] = chat  # the composition root ends chat requests at the shutdown deadline
+    app[ROUTER] = router
+    app[CHAT] = chat
+    app[CURRENT] = current
+    app[SERVICES] = services
     return app

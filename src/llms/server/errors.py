@@ -1,25 +1,17 @@
-"""The one place the gateway's errors become HTTP: OpenAI's error envelope with the error's
-status, for every route; unexpected exceptions become a 500 envelope (logged, never shown)."""
+"""Errors of every route become HTTP here, in OpenAI's envelope (the `openai_chat` codec's
+mapper: there is one) with the error's status; unexpected exceptions become a 500 envelope
+(logged, never shown)."""
 
 from __future__ import annotations
 
 import logging
 
-import orjson
 from aiohttp import web
 
 from ..core.errors import GatewayError, NotFound
+from .openai_chat import error_response
 
 log = logging.getLogger("llms.server")
-
-
-def error_response(error: GatewayError) -> web.Response:
-    return web.Response(
-        status=error.status,
-        body=orjson.dumps(error.envelope()),
-        content_type="application/json",
-        headers=error.headers,
-    )
 
 
 def _from_http(exc: web.HTTPException, path: str) -> GatewayError:
@@ -41,7 +33,6 @@ async def error_middleware(request: web.Request, handler):  # type: ignore[no-un
     try:
         return await handler(request)
     except GatewayError as e:
-        request["llms.error"] = e
         return error_response(e)
     except web.HTTPException as e:
         if e.status < 400 or not _is_api(request.path):

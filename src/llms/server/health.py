@@ -37,9 +37,10 @@ class _Registered:
 
 class Readiness:
     """The readiness state: `enabled()` counts the providers of the current config (reloads
-    swap it, so it is read per probe); checks run from `start()` until `aclose()`."""
+    swap it, so it is read per probe; `make_app` sets it to its router's); checks run from
+    `start()` until `aclose()`."""
 
-    def __init__(self, enabled: Callable[[], int], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, enabled: Callable[[], int] = lambda: 1, clock: Callable[[], float] = time.monotonic) -> None:
         self.enabled = enabled
         self.draining = False
         self._checks: dict[str, _Registered] = {}

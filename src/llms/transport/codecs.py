@@ -61,9 +61,9 @@ class SSEDecoder:
             and chunk.endswith(b"\n\n")
             and b"\r" not in chunk
         ):
-            events = self._whole_data_events(chunk)
-            if events is not None:
-                return events
+            whole = self._whole_data_events(chunk)
+            if whole is not None:
+                return whole
         if b"\n" not in chunk and b"\r" not in chunk:
             self._tail.append(chunk)
             return []

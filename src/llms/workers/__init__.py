@@ -15,7 +15,7 @@ import os
 import socket
 import sys
 
-from ..app import ConfigError, load_config, setup_logging
+from ..app import ConfigError, prepare, setup_logging
 from .supervisor import Supervisor, metrics_dir
 
 __all__ = ["Supervisor", "parse_count", "serve_workers"]
@@ -43,10 +43,11 @@ def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
 
 
 def serve_workers(config_path: str | None, host: str, port: int, verbose: bool, count: int) -> int:
-    """Check the config and bind the port once (so their errors are said once, with the exit
-    codes of one process: 2 and 1), then supervise `count` workers until SIGTERM/SIGINT."""
+    """Check the config, migrate the ledger and bind the port once (so their errors are said
+    once, with the exit codes of one process: 2 and 1), then supervise `count` workers until
+    SIGTERM/SIGINT."""
     try:
-        load_config(config_path)
+        prepare(config_path)
     except ConfigError as e:
         print(f"llms: bad config: {e}", file=sys.stderr)
         return 2

@@ -106,10 +106,11 @@ class Supervisor:
     def pids(self) -> list[int]:
         return [s.proc.pid for s in self.slots if s.proc is not None]
 
-    def _spawn(self, slot: _Slot, banner: bool = False) -> None:
+    def _spawn(self, slot: _Slot, banner: bool = False) -> int:
         argv = [*self.command, "--index", str(slot.index), *(["--banner"] if banner else [])]
         slot.proc = subprocess.Popen(argv, env=self.env, pass_fds=(self.sock.fileno(),), process_group=0)
         slot.started, slot.restart_at = time.monotonic(), None
+        return slot.proc.pid
 
     def _reap(self) -> None:
         now = time.monotonic()
@@ -117,8 +118,7 @@ class Supervisor:
             if slot.proc is not None and slot.proc.poll() is not None:
                 self._exited(slot, slot.proc, now)
             elif slot.proc is None and slot.restart_at is not None and now >= slot.restart_at and not self.stopping:
-                self._spawn(slot)
-                log.warning("worker %d restarted: pid %d", slot.index, slot.proc.pid)  # type: ignore[union-attr]
+                log.warning("worker %d restarted: pid %d", slot.index, self._spawn(slot))
 
     def _exited(self, slot: _Slot, proc: subprocess.Popen[bytes], now: float) -> None:
         slot.proc = None

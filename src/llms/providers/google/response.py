@@ -53,7 +53,7 @@ def gemini_error(provider: str, status: int, data: Any, headers: Any = None) -> 
     err = err if isinstance(err, dict) else {"message": str(err or data)[:300]}
     rpc = err.get("status") if isinstance(err.get("status"), str) else None
     if status < 400:
-        status = err.get("code") if isinstance(err.get("code"), int) else RPC_STATUS.get(rpc or "", 500)
+        status = int(err["code"]) if isinstance(err.get("code"), int) else RPC_STATUS.get(rpc or "", 500)
     details = [d for d in err.get("details") or () if isinstance(d, dict)]
     if "API_KEY_INVALID" in {d.get("reason") for d in details}:
         status = 401

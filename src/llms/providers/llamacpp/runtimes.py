@@ -99,12 +99,12 @@ class LlamaCppPython:
 
     def generate(self, job: Any) -> None:
         job.eos = self.llama.token_eos()
-        stream = self.llama.create_chat_completion(**job.kwargs, stream=True, logits_processor=[job.on_token])
+        stream = self.llama.create_chat_completion(**job.kwargs, stream=True, logits_processor=[job.on_token])  # type: ignore[arg-type]  # (a plain list works)
         try:
             for chunk in stream:
                 if job.stop.is_set():
                     return
-                for choice in chunk.get("choices") or ():
+                for choice in chunk.get("choices") or ():  # type: ignore[union-attr]  # (dicts when streaming)
                     job.finish_reason = choice.get("finish_reason") or job.finish_reason
                 job.emit(chunk)
         finally:

@@ -1,0 +1,50 @@
+"""What an inbound codec hands the shared pipeline: a `Call` — the internal (OpenAI chat)
+request, who is asking, and the request record the router, the stream driver and the handler
+fill in. Request-scoped data lives here, never in string keys on the aiohttp request."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.types import RequestRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Who is asking. Empty until client keys exist; then the key's id and its limits."""
+
+    key: str | None = None
+
+
+ANONYMOUS = Client()
+
+
+_PROCESS = os.urandom(8).hex()  # unique per process (64 random bits) …
+_COUNTER = itertools.count()  # … and per request within it: no syscall per request
+
+
+def new_request_id() -> str:
+    """`req_<32 hex>`: the record's id, also sent as `x-request-id`. Unique, not secret."""
+    return f"req_{_PROCESS}{next(_COUNTER):016x}"
+
+
+def new_record() -> RequestRecord:
+    """The record of a request that is just arriving."""
+    return RequestRecord(new_request_id(), "", time.perf_counter(), time.time())
+
+
+@dataclass(slots=True)
+class Call:
+    """One parsed client request on its way through router and providers.
+    `strip_usage`: the gateway asked the upstream for usage the client did not ask for, so the
+    codec drops the usage-only chunk from the client's stream."""
+
+    body: dict[str, Any]
+    record: RequestRecord
+    client: Client = ANONYMOUS
+    budget: float | None = None
+    strip_usage: bool = False

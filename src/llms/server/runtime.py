@@ -1,0 +1,48 @@
+"""The two lifetimes the server is handed, never mixed:
+
+- `Services` live as long as the process (the ledger now; the limiter and metrics later): built
+  once by `llms.app`, injected, never touched by a reload;
+- `Runtime` is what one `llms.json` says the HTTP side should do (body limit, keep-alive, the
+  /status provider list…). A reload builds a new one and swaps it whole into `Current`, which
+  every handler reads per request; the router's table is swapped beside it (`Router.swap`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.types import RequestRecord
+from .health import Readiness
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    max_size: int = 20 * 1024 * 1024
+    default_model: str | None = None
+    providers: tuple[Mapping[str, Any], ...] = ()  # for /status: name, type, state, models
+    keepalive: float = 15.0  # SSE comment frame after this many seconds of silence (0: never)
+    write_timeout: float = 60.0  # a streaming client that reads nothing for this long is cut off
+
+
+class Current:
+    """The runtime in force; `runtime` is replaced (never edited) on reload."""
+
+    __slots__ = ("runtime",)
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Process-lifetime services. `record` takes every finished request's record (off the hot
+    path: it only queues); `store_content` asks the pipeline to keep the messages on it;
+    `stats` reports the ledger for /status; `readiness` answers /health/ready."""
+
+    record: Callable[[RequestRecord], None] | None = None
+    store_content: bool = False
+    stats: Callable[[], Mapping[str, Any]] | None = None
+    # /health/ready: draining, providers enabled, required backends (services add their checks)
+    readiness: Readiness = field(default_factory=Readiness)

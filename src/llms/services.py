@@ -1,0 +1,126 @@
+"""Process-lifetime services, built once at start from the first `llms.json` and injected into
+the server; a reload never touches them (so it never resets a counter or loses a record). Part
+of the composition root: the only place besides `app` that imports the storage backends.
+
+Today: the usage ledger (SQLite at `$LLMS_HOME/usage.db` by default, PostgreSQL when
+`usage.dsn`/`$LLMS_DATABASE_URL` is set), and, with `usage.store_content`, a task that forgets
+stored content older than `usage.retention_days` (hourly); readiness (`/health/ready`), with
+PostgreSQL registered as a required backend when the ledger is there.
+
+With `--workers N` every worker opens its own sink: SQLite in WAL mode takes several writing
+processes; PostgreSQL's outage spool is one file per worker (`usage-spool-<index>.jsonl`), as a
+spool is replayed and truncated by the one process that owns it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Config, ConfigError, home_dir
+from .config.usage import UsageSettings
+from .server import Readiness, Services
+from .usage import Sink
+from .usage.ledger import Ledger
+
+log = logging.getLogger("llms.usage")
+FORGET_EVERY = 3600.0
+READY_GRACE = 30.0  # seconds PostgreSQL may be unreachable before /health/ready says 503
+
+
+@dataclass(slots=True)
+class Opened:
+    """The services and what must be closed with them."""
+
+    services: Services
+    sink: Sink | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        """Drain: every record queued so far is stored (or spooled) before this returns."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.services.readiness.aclose()
+        if self.sink is not None:
+            await self.sink.aclose()
+            stats = self.sink.stats()
+            log.info("usage ledger closed: %s", stats)
+
+
+def open_sink(settings: UsageSettings, home: Path | None = None, worker: int | None = None) -> Sink:
+    """The configured ledger sink, started (database created or upgraded)."""
+    home = home or home_dir()
+    if settings.dsn:
+        from .usage.postgres import PostgresSink
+
+        spool = "usage-spool.jsonl" if worker is None else f"usage-spool-{worker}.jsonl"
+        return PostgresSink(settings.dsn, home / spool).start()
+    from .usage.sqlite import SqliteSink
+
+    return SqliteSink(Path(settings.path).expanduser() if settings.path else home / "usage.db").start()
+
+
+def open_services(config: Config, worker: int | None = None) -> Opened:
+    settings = config.usage
+    if not settings.enabled:
+        return Opened(Services())
+    sink = _open_or_fail(config, worker)
+    ledger = Ledger(sink)
+    readiness = Readiness()
+    ping = getattr(sink, "ping", None)  # PostgreSQL: a required backend; SQLite is a local file
+    if ping is not None:
+        readiness.add_check("postgresql", ping, grace=READY_GRACE)
+    services = Services(
+        record=ledger.record,
+        store_content=settings.store_content,
+        stats=lambda: asdict(sink.stats()),
+        readiness=readiness,
+    )
+    opened = Opened(services, sink)
+    if settings.store_content:
+        opened.tasks.append(asyncio.ensure_future(_forget(sink, settings.retention_days)))
+    return opened
+
+
+def _open_or_fail(config: Config, worker: int | None = None) -> Sink:
+    settings = config.usage
+    try:
+        return open_sink(settings, worker=worker)
+    except (OSError, sqlite3.Error) as e:  # a start-up error naming the setting, not a traceback
+        where = "usage.dsn" if settings.dsn else "usage.path"
+        raise ConfigError(config.source, where, f"cannot open the usage ledger: {e}") from None
+
+
+def prepare_ledger(config: Config) -> None:
+    """For the `--workers` supervisor: create or upgrade the ledger's database once, before N
+    workers open it at the same moment (and say once if it cannot be opened)."""
+    if config.usage.enabled:
+        _open_or_fail(config).close()
+
+
+async def _forget(sink: Sink, days: float) -> None:
+    """Erase stored content older than `days`, at start and then hourly."""
+    while True:
+        try:
+            erased = await sink.forget_content(time.time() - days * 86400)
+            if erased:
+                log.info("usage: forgot the content of %d requests older than %g days", erased, days)
+        except Exception as e:  # PostgreSQL down: try again next time
+            log.warning("usage: forgetting old content failed: %s", e)
+        await asyncio.sleep(FORGET_EVERY)
+
+
+async def usage_summary(config: Config, since: float | None, group_by: str) -> list[dict[str, Any]] | None:
+    """The ledger's summary for `llms usage`: None when the ledger is off in `config`."""
+    if not config.usage.enabled:
+        return None
+    sink = await asyncio.to_thread(open_sink, config.usage)
+    try:
+        return [dict(row) for row in await sink.summary(since, None, group_by)]
+    finally:
+        await sink.aclose()
