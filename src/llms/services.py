@@ -29,7 +29,6 @@ from .usage.ledger import Ledger
 
 log = logging.getLogger("llms.usage")
 FORGET_EVERY = 3600.0
-READY_GRACE = 30.0  # seconds PostgreSQL may be unreachable before /health/ready says 503
 
 
 @dataclass(slots=True)
@@ -74,7 +73,8 @@ def open_services(config: Config, worker: int | None = None) -> Opened:
     readiness = Readiness()
     ping = getattr(sink, "ping", None)  # PostgreSQL: a required backend; SQLite is a local file
     if ping is not None:
-        readiness.add_check("postgresql", ping, grace=READY_GRACE)
+        rel = config.reliability  # "health": {"grace", "interval"}; fixed until the next start
+        readiness.add_check("postgresql", ping, grace=rel.health_grace, interval=rel.health_interval)
     services = Services(
         record=ledger.record,
         store_content=settings.store_content,
