@@ -103,3 +103,25 @@ def test_bad_workers_value_and_bad_config_fail_once(upstream, gateway_for, tmp_p
     gw.config_path.write_text('{"providers": {')
     done = gw.run_cli("--serve", str(gw.port), "--config", str(gw.config_path), "--workers", "2")
     assert done.returncode == 2 and done.stderr.count("bad config") == 1, done.stderr
+
+
+def test_restart_backoff_doubles_up_to_30s_and_resets_after_a_stable_run():
+    import socket
+
+    from llms.workers import Supervisor
+
+    class Dead:
+        pid, returncode = 4242, -9
+
+    with socket.socket() as sock:
+        sup = Supervisor(["true"], sock, 1, {})
+        slot = sup.slots[0]
+        delays = []
+        for _ in range(8):  # a worker that dies one second after each start
+            slot.started = 100.0
+            sup._exited(slot, Dead(), 101.0)  # type: ignore[arg-type]
+            delays.append(slot.restart_at - 101.0)
+        assert delays == [0.5, 1, 2, 4, 8, 16, 30, 30]
+        slot.started = 0.0
+        sup._exited(slot, Dead(), 40.0)  # type: ignore[arg-type]  # it had run 40 s: a fresh crash
+        assert slot.restart_at == 40.5

@@ -87,7 +87,13 @@ class Supervisor:
         self.sock = sock
         self.slots = [_Slot(i) for i in range(count)]
         self.env = env
-        self.stopping = 0  # how many stop signals arrived
+        # The signal handlers only count; the loop acts on the counts. Acting inside a handler
+        # could race with a spawn in progress (a new worker that misses the SIGTERM, a closed
+        # socket handed to Popen).
+        self.stopping = 0  # stop signals received
+        self.stops_sent = 0  # … and forwarded
+        self.hups = self.hups_sent = 0
+        self.signal_name = ""
         self.codes: list[int] = []  # exit codes of the workers that ended after the stop
 
     def run(self) -> int:
@@ -99,6 +105,7 @@ class Supervisor:
         log.info("supervisor %d: %d workers", os.getpid(), len(self.slots))
         while self.stopping == 0 or any(s.proc is not None for s in self.slots):
             self._reap()
+            self._act_on_signals()
             time.sleep(POLL)
         log.warning("all %d workers stopped", len(self.slots))
         return 0 if all(code == 0 for code in self.codes) else 1
@@ -148,13 +155,21 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
 
+    def _act_on_signals(self) -> None:
+        if self.stopping > self.stops_sent:
+            if self.stops_sent == 0:
+                log.warning("supervisor: %s, draining %d workers", self.signal_name, len(self.pids()))
+                self.sock.close()  # ours: once the workers close theirs, the port refuses connections
+            self.stops_sent = self.stopping
+            self._forward(signal.SIGTERM)  # a second one: the workers stop at once
+        if self.hups > self.hups_sent and not self.stopping:
+            self.hups_sent = self.hups
+            log.warning("supervisor: SIGHUP, reloading %d workers", len(self.pids()))
+            self._forward(signal.SIGHUP)
+
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.signal_name = self.signal_name or signal.Signals(signum).name
         self.stopping += 1
-        if self.stopping == 1:
-            log.warning("supervisor: %s, draining %d workers", signal.Signals(signum).name, len(self.pids()))
-            self.sock.close()  # ours: once the workers close theirs, the port refuses connections
-        self._forward(signal.SIGTERM)
 
     def _on_hup(self, signum: int, frame: FrameType | None) -> None:
-        log.warning("supervisor: SIGHUP, reloading %d workers", len(self.pids()))
-        self._forward(signal.SIGHUP)
+        self.hups += 1
