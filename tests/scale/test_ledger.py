@@ -104,3 +104,36 @@ async def test_two_workers_share_one_sqlite_ledger(upstream, tmp_path):
     finally:
         assert gw.stop(timeout=20) == 0  # both workers flush their records on the way out
     assert {r.id for r in read_records(gw.home / "usage.db")} == ids
+
+
+@pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed (scripts/setup.d/60-nginx.sh)")
+async def test_kill_9_of_a_replica_loses_at_most_its_last_second_of_records(upstream, pg):
+    """docs/usage.md: kill -9 loses the records of the last uncommitted batch (≤ ~1 s) and of
+    the requests the process held; the other replica's records are all stored."""
+    upstream.on("k9-a", "m", f.echo(delay=0.2))
+    upstream.on("k9-b", "m", f.echo(delay=0.2))
+    dsn = await asyncio.to_thread(fresh_database, pg)
+    a = GatewayProcess(config(upstream, "k9-a", "m", usage={"dsn": dsn}), env=NO_ENV_DSN).start()
+    b = GatewayProcess(config(upstream, "k9-b", "m", usage={"dsn": dsn}), env=NO_ENV_DSN).start()
+    proxy = Nginx([a.port, b.port]).start()
+    try:
+        task = asyncio.create_task(load(proxy.url, 6.0))
+        await asyncio.sleep(2.5)
+        assert await asyncio.to_thread(wait_until, lambda: in_flight(a.url) > 0, 10)
+        killed = time.monotonic()
+        a.proc.kill()
+        results = await task
+        answered = [r for r in results if r.outcome.kind == ANSWERED]
+        by_b = {r.outcome.headers["x-request-id"] for r in answered if r.replica == "k9-b"}
+        old_a = {r.outcome.headers["x-request-id"] for r in answered if r.replica == "k9-a" and r.end < killed - 1.5}
+        all_ids = {r.outcome.headers.get("x-request-id") for r in results}
+        assert by_b and old_a
+        end = time.monotonic() + 15
+        while by_b - await asyncio.to_thread(stored_ids, dsn) and time.monotonic() < end:
+            await asyncio.sleep(0.2)
+        stored = await asyncio.to_thread(stored_ids, dsn)
+        assert by_b <= stored and old_a <= stored and stored <= all_ids
+    finally:
+        proxy.stop()
+        for gw in (a, b):
+            gw.stop(timeout=20)
