@@ -9,7 +9,10 @@ from tests/transcripts/<dialect>/text.json (and .sse/.ndjson for streams). For e
 client first calls the mock directly with that dialect's own request body, then the same
 question through the gateway in OpenAI's shape; the gateway's overhead is the difference of
 the medians. The goal from issue 3: a translated request's overhead within 1.5× of the
-pass-through (openai) overhead. Results: a table on stdout and a JSON file under
+pass-through (openai) overhead. The inbound APIs of issue 15 are measured the same way: `messages`
+is the Anthropic Messages API in and an OpenAI-compatible upstream out (`POST /v1/messages` to the
+gateway, against the direct OpenAI call), `responses` the Responses API in and chat out; their
+goal is the same 1.5× of the pass-through. Results: a table on stdout and a JSON file under
 benchmarks/results/ (git-ignored).
 """
 
@@ -37,6 +40,8 @@ DIALECTS = ("openai", "anthropic", "google", "ollama")
 QUESTION = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]
 TYPES = {"openai": "OpenAiProvider", "anthropic": "AnthropicProvider", "google": "GoogleProvider"}
 TYPES["ollama"] = "OllamaProvider"
+INBOUND = ("messages", "responses")  # other APIs in, the openai dialect out
+TARGETS = DIALECTS + INBOUND
 
 
 # -- the mock upstream (runs in its own process: `--mock PORT`) ---------------------------------
@@ -79,6 +84,22 @@ def direct_request(dialect: str, base: str, stream: bool) -> tuple[str, dict]:
     if dialect == "ollama":
         return f"{base}/ollama/api/chat", {"model": "m", "messages": QUESTION, "stream": stream}
     return f"{base}/openai/v1/chat/completions", {"model": "m", "messages": QUESTION, "stream": stream}
+
+
+def gateway_request(target: str, gateway: str, stream: bool) -> tuple[str, dict]:
+    """What a client sends the gateway for QUESTION: chat completions, or an inbound API."""
+    if target == "messages":
+        body = {"model": "openai-m", "system": "Be brief.", "max_tokens": 4096, "stream": stream}
+        body["messages"] = [{"role": "user", "content": "Say hello."}]
+        return f"{gateway}/v1/messages", body
+    if target == "responses":
+        body = {"model": "openai-m", "instructions": "Be brief.", "input": "Say hello.", "stream": stream}
+        return f"{gateway}/v1/responses", body
+    return f"{gateway}/v1/chat/completions", via_gateway(target, stream)
+
+
+def upstream_of(target: str) -> str:
+    return "openai" if target in INBOUND else target
 
 
 async def timed(session: aiohttp.ClientSession, url: str, body: dict, n: int) -> list[float]:
@@ -144,19 +165,20 @@ def gateway_config(mock: str) -> dict:
 
 
 async def measure(mock: str, gateway: str, n: int, rounds: int, stream: bool) -> dict[str, dict[str, float]]:
-    samples: dict[str, dict[str, list[float]]] = {d: {"direct": [], "gateway": []} for d in DIALECTS}
+    samples: dict[str, dict[str, list[float]]] = {t: {"direct": [], "gateway": []} for t in TARGETS}
     connector = aiohttp.TCPConnector(limit=1)
     async with aiohttp.ClientSession(connector=connector) as session:
-        for d in DIALECTS:  # warm-up: connections, imports, JIT-less caches
-            await timed(session, *direct_request(d, mock, stream), 50)
-            await timed(session, f"{gateway}/v1/chat/completions", via_gateway(d, stream), 50)
+        for t in TARGETS:  # warm-up: connections, imports, JIT-less caches
+            await timed(session, *direct_request(upstream_of(t), mock, stream), 50)
+            await timed(session, *gateway_request(t, gateway, stream), 50)
+        k = len(TARGETS)
         for r in range(rounds):
-            for d in DIALECTS[r % 4 :] + DIALECTS[: r % 4]:  # rotate, so no dialect always runs first
-                samples[d]["direct"].append(
-                    statistics.median(await timed(session, *direct_request(d, mock, stream), n))
+            for t in TARGETS[r % k :] + TARGETS[: r % k]:  # rotate, so no target always runs first
+                samples[t]["direct"].append(
+                    statistics.median(await timed(session, *direct_request(upstream_of(t), mock, stream), n))
                 )
-                got = await timed(session, f"{gateway}/v1/chat/completions", via_gateway(d, stream), n)
-                samples[d]["gateway"].append(statistics.median(got))
+                got = await timed(session, *gateway_request(t, gateway, stream), n)
+                samples[t]["gateway"].append(statistics.median(got))
     return {d: {k: statistics.median(v) * 1e6 for k, v in s.items()} for d, s in samples.items()}
 
 
@@ -170,9 +192,15 @@ def translation_cost(n: int = 20000) -> dict[str, float]:
     import orjson
 
     from llms.providers import anthropic, google, ollama
+    from llms.server.messages.request import to_chat as messages_to_chat
+    from llms.server.messages.response import to_message
+    from llms.server.responses.request import to_chat as responses_to_chat
+    from llms.server.responses.response import to_response
 
     req = {"model": "m", "messages": QUESTION, "temperature": 0.2}
     answers = {d: (TRANSCRIPTS / d / "text.json").read_bytes() for d in DIALECTS}
+    _, messages_body = gateway_request("messages", "", False)
+    _, responses_body = gateway_request("responses", "", False)
     steps = {
         "openai": lambda: (orjson.dumps({**req, "model": "m"}), orjson.loads(answers["openai"])),
         "anthropic": lambda: (
@@ -187,6 +215,15 @@ def translation_cost(n: int = 20000) -> dict[str, float]:
             orjson.dumps(ollama.to_ollama(req, "o", stream=False, options={})),
             ollama.from_ollama(orjson.loads(answers["ollama"]), "m"),
         ),
+        # an inbound API: its body parsed and mapped to chat, sent on; the chat answer mapped back
+        "messages": lambda: (
+            orjson.dumps(messages_to_chat(orjson.loads(orjson.dumps(messages_body)))),
+            orjson.dumps(to_message(orjson.loads(answers["openai"]), "m")),
+        ),
+        "responses": lambda: (
+            orjson.dumps(responses_to_chat(orjson.loads(orjson.dumps(responses_body)))),
+            orjson.dumps(to_response(orjson.loads(answers["openai"]), responses_body, "m")),
+        ),
     }
     out = {}
     for d, step in steps.items():
@@ -198,7 +235,7 @@ def translation_cost(n: int = 20000) -> dict[str, float]:
 
 
 def report(results: dict[str, dict[str, dict[str, float]]]) -> str:
-    lines = ["| dialect | mode | direct p50 µs | via gateway p50 µs | overhead µs | × openai overhead |"]
+    lines = ["| dialect or API in | mode | direct p50 µs | via gateway p50 µs | overhead µs | × openai overhead |"]
     lines.append("| --- | --- | ---: | ---: | ---: | ---: |")
     for mode, per in results.items():
         base = per["openai"]["gateway"] - per["openai"]["direct"]

@@ -9,7 +9,9 @@ gateway calls `/p1/v1/chat/completions`. `on("p1", "model-id", behaviour)` scrip
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
+import struct
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -212,6 +214,42 @@ def reset() -> Handler:
     return handle
 
 
+def vector_for(text: str, dims: int = 8) -> list[float]:
+    """A deterministic unit-ish vector for a text (same text → same vector, across dialects)."""
+    seed = sum((i + 1) * b for i, b in enumerate(text.encode())) or 1
+    return [round(((seed * (k + 7)) % 1000) / 1000 - 0.5, 3) for k in range(dims)]
+
+
+def embeddings(dims: int = 8) -> Handler:
+    """Answers embeddings in the dialect the path names: OpenAI `/embeddings` (honouring
+    `encoding_format: base64`), Gemini `:batchEmbedContents`, Ollama `/api/embed`."""
+
+    async def handle(call: Call) -> web.StreamResponse:
+        body = call.body or {}
+        if call.path.endswith(":batchEmbedContents"):
+            texts = [r["content"]["parts"][0]["text"] for r in body["requests"]]
+            return web.json_response({"embeddings": [{"values": vector_for(t, dims)} for t in texts]})
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else texts
+        vectors = [vector_for(t if isinstance(t, str) else str(t), dims) for t in texts]
+        if call.path.endswith("/api/embed"):
+            answer = {"model": body["model"], "embeddings": vectors, "prompt_eval_count": len(texts) * 3}
+            return web.json_response(answer)
+        data = []
+        for i, v in enumerate(vectors):
+            value: Any = v
+            if body.get("encoding_format") == "base64":
+                value = base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode()
+            data.append({"object": "embedding", "index": i, "embedding": value})
+        usage = {"prompt_tokens": len(texts) * 3, "total_tokens": len(texts) * 3}
+        return web.json_response({"object": "list", "data": data, "model": body["model"], "usage": usage})
+
+    return handle
+
+
+EMBEDDING_PATHS = ("/embeddings", ":batchEmbedContents", "/api/embed")
+
+
 def raw_body(body: bytes, content_type: str = "application/json", status: int = 200) -> Handler:
     async def handle(call: Call) -> web.StreamResponse:
         return web.Response(status=status, body=body, content_type=content_type)
@@ -400,6 +438,8 @@ class FakeUpstream(LoopbackServer):
         call = Call(provider, request.path, dict(request.headers), body, raw, request)
         self.calls.append(call)
         handler = self.scripts.get((provider, call.model)) or self.scripts.get((provider, "*"))
+        if handler is None and request.path.endswith(EMBEDDING_PATHS):
+            handler = embeddings()
         if handler is None:
             is_stream = isinstance(body, dict) and body.get("stream")
             handler = stream() if is_stream else reply(f"Hello from {provider}")

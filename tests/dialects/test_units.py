@@ -317,5 +317,6 @@ def test_packaged_config_has_the_native_dialects():
     assert types["ollama"] == "OllamaProvider" and not config.providers["ollama"].enabled
     assert config.providers["google"].extra["thinking_config"] == {"thinkingBudget": 1024, "includeThoughts": True}
     gateway = build(config)
-    built = {p.name: type(p).__name__ for p in gateway.providers if p.name != "local"}  # local: the built-in model
+    local = ("local", "local-embeddings")  # the built-in models
+    built = {p.name: type(p).__name__ for p in gateway.providers if p.name not in local}
     assert built == {"google_free": "GoogleProvider", "google": "GoogleProvider", "anthropic": "AnthropicProvider"}

@@ -73,10 +73,28 @@ class Timeouts:
 @dataclass(slots=True)
 class Chunk:
     """One streamed `chat.completion.chunk`. `raw` holds the upstream's exact JSON bytes
-    when the chunk is forwarded untouched, so the SSE writer need not serialise it again."""
+    when the chunk is forwarded untouched, so the SSE writer need not serialise it again.
+    `native` is set only on a native pass-through (see `Native`): the exact bytes the client's
+    own API should see for this chunk (b"" when another chunk of the same event carries them)."""
 
     data: dict[str, Any]
     raw: bytes | None = None
+    native: bytes | None = None
+
+
+class Native(dict[str, Any]):
+    """A chat request (or answer) that also carries the same request (or answer) in an inbound
+    API's own shape, `api` naming that API (e.g. "anthropic.messages"). A provider whose
+    `native_apis` include it sends `body` as it is — no double translation, nothing lost (cache
+    control, thinking signatures) — and answers with a `Native` too; every other provider sees
+    the plain chat request (copying the dict drops the extra fields)."""
+
+    __slots__ = ("api", "body")
+
+    def __init__(self, chat: dict[str, Any], api: str, body: dict[str, Any]) -> None:
+        super().__init__(chat)
+        self.api = api
+        self.body = body
 
 
 class AttemptFact(TypedDict):
@@ -112,6 +130,7 @@ class RequestRecord:
     outcome: str = "ok"  # ok, client_error, upstream_error, timeout, cancelled, truncated
     error: Exception | str | None = None
     content: dict[str, Any] | None = None  # request and answer, only when the ledger keeps content
+    api: str = "chat.completions"  # the inbound API: chat.completions, messages, responses, embeddings
 
 
 def has_content(chunk: dict[str, Any]) -> bool:

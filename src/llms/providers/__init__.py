@@ -20,6 +20,7 @@ BUILTIN: dict[str, str] = {
     "GoogleOpenAiProvider": "llms.providers.google_openai:GoogleOpenAiProvider",
     "OllamaProvider": "llms.providers.ollama:OllamaProvider",
     "LlamaCppProvider": "llms.providers.llamacpp:LlamaCppProvider",
+    "MiniLmProvider": "llms.providers.minilm:MiniLmProvider",
 }
 
 

@@ -26,7 +26,8 @@ from typing import Any
 import orjson
 
 from ..core.errors import InvalidRequest, UpstreamConnectionError, UpstreamStatusError
-from ..core.types import Chunk, ProviderConfig
+from ..core.types import Chunk, Native, ProviderConfig
+from . import anthropic_native
 from .base import Provider, error_message
 from .checks import encode_request, request_mapping
 from .images import ImageFetcher
@@ -82,6 +83,9 @@ def messages_url(base_url: str) -> str:
 
 
 class AnthropicProvider(Provider):
+    #: inbound APIs this dialect serves natively (`core.types.Native`; anthropic_native.py)
+    native_apis = frozenset({anthropic_native.API})
+
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         self.url = messages_url(config.base_url or DEFAULT_BASE_URL)
@@ -99,6 +103,8 @@ class AnthropicProvider(Provider):
         return req
 
     async def chat(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
+        if isinstance(request, Native) and request.api == anthropic_native.API:
+            return await anthropic_native.chat(self, request, alias)
         req = await self._prepare(request, alias)
         body = encode_request(to_anthropic(req, stream=False))
         async with self.client.open("POST", self.url, body=body, headers=self.headers, timeouts=self.timeouts) as r:
@@ -111,6 +117,10 @@ class AnthropicProvider(Provider):
         return from_anthropic(answer, req["model"], json_mode=json_tool(req) is not None)
 
     async def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:
+        if isinstance(request, Native) and request.api == anthropic_native.API:
+            async for native in anthropic_native.stream(self, request, alias):
+                yield native
+            return
         req = await self._prepare(request, alias)
         body = encode_request(to_anthropic(req, stream=True))
         mapper = StreamMapper(self.name, req["model"], wants_usage(req), json_mode=json_tool(req) is not None)
@@ -126,6 +136,9 @@ class AnthropicProvider(Provider):
             raise UpstreamConnectionError(
                 "the stream ended before the answer was complete (no message_stop)", provider=self.name
             )
+
+    async def count_tokens(self, body: dict[str, Any], alias: str) -> dict[str, Any]:
+        return await anthropic_native.count_tokens(self, body, alias)
 
     def error(self, status: int, body: bytes, headers: Any = None) -> UpstreamStatusError:
         message, type_ = error_message(body)

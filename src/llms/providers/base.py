@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..core.errors import UpstreamProtocolError, UpstreamStatusError
+from ..core.errors import UpstreamError, UpstreamProtocolError, UpstreamStatusError
 from ..core.types import Chunk, ProviderConfig
 from ..transport import NDJSONDecoder, Scrubber, SSEDecoder, UpstreamClient, UpstreamResponse, retry_after_seconds
 
@@ -38,6 +38,9 @@ class Provider:
     #: optional abilities, as flags (the router and UI may read them)
     supports_images = True
     supports_tools = True
+    supports_embeddings = False  # `embed` answers `POST /v1/embeddings` (providers/embeddings.py)
+    #: inbound APIs (`core.types.Native.api`) whose requests this dialect sends upstream as they are
+    native_apis: frozenset[str] = frozenset()
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
@@ -62,6 +65,16 @@ class Provider:
     def provider_model(self, alias: str) -> str:
         return self.models.get(alias, alias)
 
+    def is_embedding_model(self, alias: str) -> bool:
+        """True for a model `/v1/models` marks as an embedding model: listed in the entry's
+        `embedding_models`, or named like one (`text-embedding-3-small`, `nomic-embed-text`)."""
+        if not self.supports_embeddings:
+            return False
+        listed = self.config.extra.get("embedding_models")
+        if isinstance(listed, list) and alias in listed:
+            return True
+        return "embed" in self.provider_model(alias).lower()
+
     def price(self, alias: str) -> str | None:
         return self.config.price(self.provider_model(alias))
 
@@ -78,6 +91,13 @@ class Provider:
 
     def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:
         raise NotImplementedError
+
+    async def embed(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
+        """An OpenAI embeddings request → OpenAI's embeddings answer. A dialect without
+        embeddings says so as a retryable error, so the router fails over to one that has them."""
+        raise UpstreamError(
+            f"{self.name} does not serve embeddings", provider=self.name, code="embeddings_not_supported"
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()

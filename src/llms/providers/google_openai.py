@@ -30,6 +30,7 @@ class GoogleOpenAiProvider(OpenAiProvider):
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         self.url = openai_chat_url(config.base_url or DEFAULT_BASE_URL)
+        self.embeddings_url = self.url.removesuffix("/chat/completions") + "/embeddings"
         self.thinking_config = config.extra.get("thinking_config")
 
     def with_defaults(self, request: dict[str, Any], alias: str) -> dict[str, Any]:

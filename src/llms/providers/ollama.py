@@ -21,6 +21,7 @@ from typing import Any
 
 from ..core.errors import InvalidRequest, UpstreamConnectionError, UpstreamError, UpstreamStatusError
 from ..core.types import Chunk, ProviderConfig, Timeouts
+from . import embeddings
 from .base import Provider, error_message
 from .checks import encode_request, request_mapping
 from .images import ImageFetcher
@@ -56,10 +57,13 @@ OPTION_PARAMS = (
 
 
 class OllamaProvider(Provider):
+    supports_embeddings = True
+
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         base = (config.base_url or DEFAULT_BASE_URL).rstrip("/")
         self.url = base + "/api/chat"
+        self.embed_url = base + "/api/embed"
         self.tags_url = base + "/api/tags"
         headers = {"Content-Type": "application/json", **config.headers}
         if config.api_key:  # an Ollama behind an authenticating proxy, or Ollama's cloud
@@ -132,6 +136,22 @@ class OllamaProvider(Provider):
             raise UpstreamConnectionError(
                 "the stream ended before the answer was complete (no done: true)", provider=self.name
             )
+
+    async def embed(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
+        """`/api/embed`, answered as OpenAI's embeddings."""
+        model = self.provider_model(alias)
+        body = encode_request(embeddings.to_ollama(request, model))
+        async with self.client.open(
+            "POST", self.embed_url, body=body, headers=self.headers, timeouts=self.timeouts
+        ) as r:
+            data = await r.read()
+            if r.status >= 400:
+                raise self.error(r.status, data, r.headers)
+            try:
+                vectors, count = embeddings.from_ollama(self.loads(data, "the answer"))
+            except ValueError as e:
+                raise self.protocol_error(str(e)) from None
+        return embeddings.answer(vectors, model, count, request.get("encoding_format"))
 
     def _map_line(self, mapper: StreamMapper, line: bytes) -> list[dict[str, Any]]:
         event = self.loads(line, "a stream line")

@@ -20,6 +20,12 @@ DEFAULT_BASE_URL = "https://api.openai.com"
 _VERSIONED = re.compile(r"/v\d+$")
 
 
+def embeddings_url(base_url: str) -> str:
+    """The same rule as `chat_url`, for `/embeddings`."""
+    base = base_url.rstrip("/")
+    return base + ("/embeddings" if _VERSIONED.search(base) else "/v1/embeddings")
+
+
 def chat_url(base_url: str) -> str:
     """llms.py's rule: base_url + /chat/completions when its last segment is v<digits>,
     else base_url + /v1/chat/completions."""
@@ -28,9 +34,12 @@ def chat_url(base_url: str) -> str:
 
 
 class OpenAiProvider(Provider):
+    supports_embeddings = True
+
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         self.url = chat_url(config.base_url or DEFAULT_BASE_URL)
+        self.embeddings_url = embeddings_url(config.base_url or DEFAULT_BASE_URL)
         headers = {"Content-Type": "application/json", **config.headers}
         if config.api_key:
             headers["Authorization"] = f"Bearer {config.api_key}"
@@ -49,6 +58,19 @@ class OpenAiProvider(Provider):
                 if isinstance(result, dict) and result.get("error"):
                     raise self.status_error(502, data)
                 raise self.protocol_error("the answer has no `choices`")
+        return result
+
+    async def embed(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
+        """A pass-through: only `model` is rewritten (chat defaults do not apply)."""
+        body = encode_request({**request, "model": self.provider_model(alias)})
+        url = self.embeddings_url
+        async with self.client.open("POST", url, body=body, headers=self.headers, timeouts=self.timeouts) as r:
+            data = await r.read()
+            if r.status >= 400:
+                raise self.status_error(r.status, data, r.headers)
+            result = self.loads(data, "the answer")
+            if not isinstance(result, dict) or not isinstance(result.get("data"), list):
+                raise self.protocol_error("the embeddings answer has no `data`")
         return result
 
     async def stream(self, request: dict[str, Any], alias: str) -> AsyncIterator[Chunk]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.deadline import NEVER, Deadline, current_deadline
-from ..core.errors import AllProvidersFailed, NotFound, UpstreamError, is_retryable
+from ..core.errors import AllProvidersFailed, InvalidRequest, NotFound, UpstreamError, is_retryable
 from ..core.types import Chunk, RequestRecord, has_content
 from ..providers import Provider
 from . import budget
@@ -168,6 +168,28 @@ class Router:
         finally:
             table.active -= 1
 
+    async def embed(
+        self, request: dict[str, Any], record: RequestRecord, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """`POST /v1/embeddings`, failed over like chat across the model's providers that have
+        embeddings (`Provider.supports_embeddings`)."""
+        table = self._table
+        lanes = [lane for lane in table.lanes_for(record.model) if lane.provider.supports_embeddings]
+        if not lanes:
+            raise InvalidRequest(
+                f"The model '{record.model}' has no provider that serves embeddings",
+                param="model",
+                code="model_not_found",
+            )
+        seconds = table.policy.budget if timeout is None or timeout >= table.policy.budget else timeout
+        deadline = Deadline(asyncio.get_running_loop().time() + seconds, seconds)
+        current_deadline.set(deadline)  # (see chat)
+        table.active += 1
+        try:
+            return await _run(table, lanes, request, record, deadline, False, embed=True)
+        finally:
+            table.active -= 1
+
     async def open_stream(
         self, request: dict[str, Any], record: RequestRecord, timeout: float | None = None
     ) -> AsyncIterator[Chunk]:
@@ -187,7 +209,13 @@ class Router:
 
 
 async def _run(
-    table: Table, lanes: list[Lane], request: dict[str, Any], record: RequestRecord, deadline: Deadline, streaming: bool
+    table: Table,
+    lanes: list[Lane],
+    request: dict[str, Any],
+    record: RequestRecord,
+    deadline: Deadline,
+    streaming: bool,
+    embed: bool = False,
 ) -> Any:
     """Try the lanes, lap by lap (`laps.py`: failover first, retry last), until one answers."""
     errors: list[UpstreamError] = []  # (two empty lists: cheaper than testing for None)
@@ -211,7 +239,10 @@ async def _run(
                 lane.succeeded()  # at the commit point; the stream holds its slot until it ends
                 _served(record, began)
                 return result
-            result = await lane.provider.chat(request, record.model)
+            if embed:
+                result = await lane.provider.embed(request, record.model)
+            else:
+                result = await lane.provider.chat(request, record.model)
         except UpstreamError as e:
             _failed(record, began, e)
             lane.leave()

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ..core.errors import NotFound
 from ..router import Router
+from .anthropic_messages import CountTokens
 from .chat import ChatHandler
 from .errors import error_middleware
 from .health import add_health_routes
@@ -49,11 +50,14 @@ class Routes:
         self.created = int(time.time())
         self.ui = UiAssets()
 
-    def _model(self, alias: str, provider_name: str) -> dict[str, Any]:
-        return {"id": alias, "object": "model", "created": self.created, "owned_by": provider_name}
+    def _model(self, alias: str, provider: Any) -> dict[str, Any]:
+        model = {"id": alias, "object": "model", "created": self.created, "owned_by": provider.name}
+        if provider.is_embedding_model(alias):
+            model["type"] = "embedding"  # (POST /v1/embeddings; every other model is a chat model)
+        return model
 
     async def models(self, request: web.Request) -> web.Response:
-        data = [self._model(alias, p.name) for alias, p in self.router.models()]
+        data = [self._model(alias, p) for alias, p in self.router.models()]
         return json_response({"object": "list", "data": data})
 
     async def model(self, request: web.Request) -> web.Response:
@@ -61,7 +65,7 @@ class Routes:
         providers = self.router.candidates.get(alias)
         if not providers:
             raise NotFound(f"The model '{alias}' does not exist", code="model_not_found", param="model")
-        return json_response(self._model(alias, providers[0].name))
+        return json_response(self._model(alias, providers[0]))
 
     async def llms_models(self, request: web.Request) -> web.Response:
         """llms.py's `GET /models`: every alias with the provider that serves it first."""
@@ -133,6 +137,10 @@ def make_app(
     # a coroutine function in one more coroutine per request (~1.2 % of a request's instructions).
     app.router.add_post("/v1/chat/completions", chat.__call__)
     app.router.add_post("/chat/completions", chat.__call__)
+    app.router.add_post("/v1/messages", chat.messages)
+    app.router.add_post("/v1/messages/count_tokens", CountTokens(router, current).__call__)
+    app.router.add_post("/v1/responses", chat.responses)
+    app.router.add_post("/v1/embeddings", chat.embeddings)
     app.router.add_get("/v1/models", routes.models)
     app.router.add_get("/v1/models/{model:.+}", routes.model)
     app.router.add_get("/models", routes.llms_models)

@@ -39,7 +39,8 @@ def new_record() -> RequestRecord:
 
 @dataclass(slots=True)
 class Call:
-    """One parsed client request on its way through router and providers.
+    """One parsed client request on its way through router and providers (`body` may be a
+    `core.types.Native` carrying the client's own body beside the chat request).
     `strip_usage`: the gateway asked the upstream for usage the client did not ask for, so the
     codec drops the usage-only chunk from the client's stream."""
 
@@ -48,3 +49,4 @@ class Call:
     client: Client = ANONYMOUS
     budget: float | None = None
     strip_usage: bool = False
+    op: str = "chat"  # what the router is asked: "chat" (plain or streamed) or "embed"

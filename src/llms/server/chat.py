@@ -1,4 +1,5 @@
-"""`POST /v1/chat/completions`: the pipeline, end to end, for one request —
+"""`POST /v1/chat/completions` — and its sibling APIs `/v1/messages`, `/v1/responses` and
+`/v1/embeddings`, the same pipeline with another inbound codec — end to end, for one request —
 
     codec.parse(body) -> Call -> router (each attempt noted on the record)
     -> codec.answer(result)  or  stream driver (commit point, heartbeats, shutdown)
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from types import ModuleType
 from typing import Any, cast
 
 from aiohttp import web
@@ -24,7 +26,7 @@ from aiohttp import web
 from ..core.errors import GatewayError
 from ..core.types import RequestRecord
 from ..router import Router
-from . import openai_chat as codec
+from . import anthropic_messages, openai_chat, openai_embeddings, openai_responses
 from .call import new_record
 from .driver import SHUTTING_DOWN, StreamDriver, outcome_of
 from .runtime import Current, Services
@@ -42,14 +44,14 @@ class ChatHandler:
         self.driver = StreamDriver()
         self.active: set[asyncio.Task[Any]] = set()  # chat requests being handled
 
-    async def __call__(self, request: web.Request) -> web.StreamResponse:
+    async def __call__(self, request: web.Request, codec: ModuleType = openai_chat) -> web.StreamResponse:
         task = cast("asyncio.Task[Any]", asyncio.current_task())  # (a handler always runs in one)
         self.active.add(task)
         record = new_record()
         try:
-            return await self._handle(request, record)
+            return await self._handle(request, record, codec)
         except GatewayError as e:
-            return _failed(record, e)
+            return _failed(record, e, codec)
         except asyncio.CancelledError:
             if not self.driver.cutting:
                 if not record.status:
@@ -57,13 +59,24 @@ class ChatHandler:
                     record.error = record.error or "client disconnected"
                 raise
             task.uncancel()
-            return _failed(record, SHUTTING_DOWN)  # nothing sent yet: a 503 the client can retry elsewhere
+            return _failed(record, SHUTTING_DOWN, codec)  # nothing sent yet: a 503 the client can retry elsewhere
         except Exception:  # a bug: the error middleware answers 500 (and logs it)
             record.status, record.outcome = 500, "upstream_error"
             raise
         finally:
             self.active.discard(task)
             self._finish(record)
+
+    # The sibling APIs: the same pipeline with another inbound codec (one handler, so shutdown
+    # and the ledger treat every API alike).
+    async def messages(self, request: web.Request) -> web.StreamResponse:
+        return await self(request, anthropic_messages)
+
+    async def responses(self, request: web.Request) -> web.StreamResponse:
+        return await self(request, openai_responses)
+
+    async def embeddings(self, request: web.Request) -> web.StreamResponse:
+        return await self(request, openai_embeddings)
 
     def cut(self) -> int:
         """The shutdown deadline: end every chat request still running — a stream with an
@@ -73,7 +86,7 @@ class ChatHandler:
             task.cancel()
         return len(self.active)
 
-    async def _handle(self, request: web.Request, record: RequestRecord) -> web.StreamResponse:
+    async def _handle(self, request: web.Request, record: RequestRecord, codec: ModuleType) -> web.StreamResponse:
         runtime = self.current.runtime
         call = await codec.parse(request, runtime.max_size, record)
         content = self.services.store_content
@@ -82,12 +95,15 @@ class ChatHandler:
             return await self.driver.run(
                 request, call, opening, codec.STREAM, runtime.keepalive, runtime.write_timeout, content
             )
-        result = await self.router.chat(call.body, record, call.budget)
+        if call.op == "embed":
+            result = await self.router.embed(call.body, record, call.budget)
+        else:
+            result = await self.router.chat(call.body, record, call.budget)
         record.status = 200
         record.usage = result.get("usage")
         if content:
             record.content = {"request": call.body, "response": result}
-        return codec.answer(result, record)
+        return codec.answer(result, call)
 
     def _finish(self, record: RequestRecord) -> None:
         """The request is over: hand its record to the ledger (a queue append) and log it."""
@@ -101,10 +117,11 @@ class ChatHandler:
             log_chat(record)
 
 
-def _failed(record: RequestRecord, error: GatewayError) -> web.Response:
-    record.status, record.error = error.status, error
+def _failed(record: RequestRecord, error: GatewayError, codec: ModuleType) -> web.Response:
     record.outcome = outcome_of(error)
-    return codec.error_response(error, record.id)
+    response: web.Response = codec.error_response(error, record.id)
+    record.status, record.error = response.status, error  # (Anthropic's 529 is not our 502)
+    return response
 
 
 def log_chat(record: RequestRecord) -> None:

@@ -32,7 +32,9 @@ TOO_SLOW = "client too slow, cut off"
 
 
 class StreamCodec(Protocol):
-    """The frames of one wire format (`openai_chat.STREAM` is one)."""
+    """The frames of one wire format (`openai_chat.STREAM` is one). An encoder that keeps state
+    across a stream (Anthropic Messages, OpenAI Responses) may also have `close() -> bytes`,
+    the end it writes instead of `done`, and `fail(error) -> bytes`, its in-band error."""
 
     content_type: str
     done: bytes
@@ -69,6 +71,8 @@ class StreamDriver:
         beat = Heartbeat(request, response, keepalive, write_timeout)
         acc = StreamAccumulator(content=content)
         stream = None
+        encode = codec.chunk_encoder(call)
+        fail = getattr(encode, "fail", codec.error)
         try:
             try:
                 stream = await opening
@@ -79,7 +83,6 @@ class StreamDriver:
                 beat.started = True
                 await response.prepare(request)
             record.status = 200
-            encode = codec.chunk_encoder(call)
             write = response.write
             add = acc.add
             async for chunk in stream:
@@ -94,14 +97,15 @@ class StreamDriver:
             # The done frame and the end of the chunked body in one write: a client that stops
             # reading at [DONE] then holds a complete response and keeps its connection (before,
             # ~1 in 8 sequential streams reconnected, because the end came only after our cleanup).
-            await response.write_eof(codec.done)
+            close = getattr(encode, "close", None)
+            await response.write_eof(codec.done if close is None else close())
         except GatewayError as e:
             if not beat.started:
                 raise  # nothing sent yet: a real HTTP error status
             # Past the commit point: the error travels in-band and the stream ends, no done frame.
             # (Nothing streamed yet — keep-alive frames had started it: the request simply failed.)
             _ended(record, "truncated" if acc.chunks else outcome_of(e), e)
-            await _write_quietly(response, codec.error(e))
+            await _write_quietly(response, fail(e))
         except ConnectionError:
             _ended(record, "cancelled", TOO_SLOW if beat.aborted else DISCONNECTED)
         except asyncio.CancelledError:
@@ -111,7 +115,7 @@ class StreamDriver:
             # The shutdown deadline: end the stream properly (an error event, then a clean end).
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
             _ended(record, "truncated", SHUTTING_DOWN)
-            await _end_in_band(response, codec.error(SHUTTING_DOWN))
+            await _end_in_band(response, fail(SHUTTING_DOWN))
         finally:
             beat.stop()
             record.usage = acc.usage

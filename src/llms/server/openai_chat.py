@@ -138,8 +138,9 @@ def headers(record: RequestRecord) -> dict[str, str]:
     return out
 
 
-def answer(result: dict[str, Any], record: RequestRecord) -> web.Response:
+def answer(result: dict[str, Any], call: Call) -> web.Response:
     """A non-streamed answer: the upstream's completion with llms.py's metadata."""
+    record = call.record
     add_metadata(result, record)
     return web.Response(body=orjson.dumps(result), content_type="application/json", headers=headers(record))
 

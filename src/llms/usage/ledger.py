@@ -49,7 +49,7 @@ class Ledger:
         return UsageRecord(
             r.id,
             r.created,
-            self.api,
+            r.api,
             r.model,
             r.provider if served else None,
             r.provider_model if served else None,

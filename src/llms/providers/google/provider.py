@@ -12,6 +12,7 @@ import orjson
 
 from ...core.errors import UpstreamConnectionError, UpstreamStatusError
 from ...core.types import Chunk, ProviderConfig
+from .. import embeddings
 from ..base import Provider
 from ..checks import encode_request
 from ..images import ImageFetcher
@@ -33,6 +34,8 @@ def model_url(base_url: str, model: str, *, stream: bool) -> str:
 
 
 class GoogleProvider(Provider):
+    supports_embeddings = True
+
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         self.base_url = config.base_url or DEFAULT_BASE_URL
@@ -89,6 +92,25 @@ class GoogleProvider(Provider):
             )
         for chunk in mapper.close():
             yield Chunk(chunk)
+
+    async def embed(self, request: dict[str, Any], alias: str) -> dict[str, Any]:
+        """`batchEmbedContents`, one request per input, answered as OpenAI's embeddings."""
+        model = self.provider_model(alias)
+        body = encode_request(embeddings.to_gemini(request, model))
+        base = self.base_url.rstrip("/")
+        url = embeddings.gemini_url(base if _VERSIONED.search(base) else base + "/v1beta", model)
+        if self.key_in_query and self.config.api_key:
+            url += "?key=" + quote(self.config.api_key, safe="")
+        async with self.client.open("POST", url, body=body, headers=self.headers, timeouts=self.timeouts) as r:
+            data = await r.read()
+            if r.status >= 400:
+                raise self.error(r.status, data, r.headers)
+            try:
+                vectors = embeddings.from_gemini(self.loads(data, "the answer"))
+            except ValueError as e:
+                raise self.protocol_error(str(e)) from None
+        count = embeddings.estimate_tokens(embeddings.texts_of(request))
+        return embeddings.answer(vectors, model, count, request.get("encoding_format"))
 
     def error(self, status: int, body: bytes, headers: Any = None) -> UpstreamStatusError:
         try:
