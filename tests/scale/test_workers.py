@@ -5,9 +5,12 @@ killed worker is restarted; workers whose supervisor was killed exit by themselv
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from pathlib import Path
+
+import httpx
 
 from tests.fault import faults as f
 from tests.fault.client import ANSWERED, ask
@@ -63,11 +66,20 @@ async def test_sigterm_drains_both_workers_with_streams_in_flight(upstream, gate
     assert "all 2 workers stopped" in out
 
 
-def test_sighup_reloads_every_worker(upstream, gateway_for):
+def test_sighup_and_a_file_change_reload_every_worker(upstream, gateway_for):
     gw = gateway_for(config(upstream, "hup-a", "hup"), "--workers", "2")
     pids_seen(gw.url, 2)
     gw.proc.send_signal(signal.SIGHUP)
     assert wait_until(lambda: gw.output().count("(SIGHUP)") == 2), gw.output()
+    gw.config_path.write_text(json.dumps(config(upstream, "hup-a", "hup2")))  # each worker polls the file
+    assert wait_until(lambda: gw.output().count("(file changed)") == 2), gw.output()
+    assert {status_models(gw.url) for _ in range(20)} == {("hup2",)}
+
+
+def status_models(url: str) -> tuple[str, ...]:
+    with httpx.Client(timeout=5) as client:
+        data = client.get(url + "/v1/models", headers={"Connection": "close"}).json()["data"]
+    return tuple(m["id"] for m in data)
 
 
 async def test_a_killed_worker_is_restarted_and_the_other_keeps_serving(upstream, gateway_for):
