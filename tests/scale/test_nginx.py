@@ -107,17 +107,21 @@ async def test_kill_9_of_one_replica_fails_its_requests_cleanly_and_nothing_else
     assert await asyncio.to_thread(wait_until, lambda: in_flight(a.url) > 0, 10)
     killed = time.monotonic()
     os.kill(a.proc.pid, signal.SIGKILL)
+    await asyncio.to_thread(a.proc.wait, 5)
+    # Until the kernel has torn the process down (a few ms), its listening socket still completes
+    # handshakes; a POST nginx sent on such a connection was "held" by the dying replica too.
+    dead = time.monotonic()
     results = await task
     failed = [r for r in results if r.outcome.kind != ANSWERED]
     assert failed, "the killed replica held requests"
     for r in failed:
-        assert r.start < killed, (r.outcome.detail, "a request started after the kill failed")
+        assert r.start < dead, (r.outcome.detail, "a request started after the replica was gone failed")
         assert r.end - killed < 5, ("no hang past the budget", r.outcome.detail)
         if r.outcome.status == 502:  # before the answer began: nginx's own answer, in OpenAI's envelope
             assert r.outcome.kind == ERRORED and r.outcome.code == "upstream_unavailable"
         else:  # a stream cut mid-way: the client sees a broken body, never a clean [DONE]
             assert r.stream and r.outcome.detail.startswith(("connection cut mid-body", "stream ")), r.outcome.detail
-    assert all(r.outcome.kind == ANSWERED for r in results if r.start > killed)
+    assert all(r.outcome.kind == ANSWERED for r in results if r.start > dead)
     assert all(r.outcome.kind == ANSWERED for r in results if r.replica == "rep-b")
     assert b.proc.poll() is None
-    assert len([r for r in results if r.start > killed]) >= 6
+    assert len([r for r in results if r.start > dead]) >= 6
