@@ -9,6 +9,8 @@ Python side of the hot path only; the real timings still come from run.py.
   python3 benchmarks/instructions.py --rev HEAD~1 --rev HEAD   # two commits, side by side
   python3 benchmarks/instructions.py --stream -n 300       # streamed requests (5 content chunks)
   python3 benchmarks/instructions.py --ledger off          # the usage ledger off (default: SQLite)
+  python3 benchmarks/instructions.py --auth key            # client keys required, a key with rpm/tpm/budget
+  python3 benchmarks/instructions.py --auth redis://127.0.0.1:6379/0   # …counted in that Redis
 
 Each target: start the mock (pinned to CPU 0) and the gateway under
 `valgrind --tool=callgrind --instr-atstart=no`, send 200 warm-up requests, switch counting on,
@@ -55,7 +57,7 @@ def chat_body(model, stream):
     }).encode()
 
 
-def send(port, body, total, conns):
+def send(port, body, total, conns, key="sk-bench"):
     errors = []
 
     def one_connection(k):
@@ -63,7 +65,7 @@ def send(port, body, total, conns):
         try:
             for _ in range(k):
                 c.request("POST", "/v1/chat/completions", body,
-                          {"Content-Type": "application/json", "Authorization": "Bearer sk-bench"})
+                          {"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
                 r = c.getresponse()
                 data = r.read()
                 if r.status != 200:
@@ -92,11 +94,21 @@ def measure(label, src, args, scratch):
             config["usage"] = False
         elif args.ledger != "sqlite":
             config["usage"] = {"dsn": args.ledger}
+        if args.auth != "off":
+            config["auth"] = {"required": True}
+        if args.auth.startswith("redis"):
+            config["limits"] = {"redis_url": args.auth}
         json.dump(config, f)
     out = os.path.join(work, "callgrind.out")
     for old in glob.glob(out + "*"):
         os.remove(old)
     env = dict(os.environ, LLMS_HOME=work, PYTHONPATH=src)
+    key = "sk-bench"
+    if args.auth != "off":  # a key with every kind of limit, none of which the run reaches
+        made = subprocess.run([args.python, "-m", "llms", "--config", cfg, "keys", "create", "--name", "bench",
+                               "--rpm", "100000000", "--tpm", "1000000000", "--budget", "1000000", "--period", "day"],
+                              env=env, capture_output=True, text=True, check=True)
+        key = made.stdout.strip().splitlines()[-1]
     argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes",
             f"--callgrind-out-file={out}",
             args.python, "-m", "llms", "--serve", str(args.port), "--config", cfg]
@@ -107,11 +119,11 @@ def measure(label, src, args, scratch):
                                     "--chunk-delay-ms", "0"], os.path.join(work, "mock.log"), cpus={0})
         bench.wait_ready(mock_base + "/v1/chat/completions", "sk", args.model, mock, 10)
         gw = bench.start_process(argv, os.path.join(work, "gateway.log"), env=env)
-        bench.wait_ready(f"http://127.0.0.1:{args.port}/v1/chat/completions", "sk", args.model, gw, 300)
-        send(args.port, body, 200, args.connections)
+        bench.wait_ready(f"http://127.0.0.1:{args.port}/v1/chat/completions", key, args.model, gw, 300)
+        send(args.port, body, 200, args.connections, key)
         subprocess.run(["callgrind_control", "-i", "on", str(gw.pid)], capture_output=True, check=True)
         t0 = time.time()
-        send(args.port, body, args.requests, args.connections)
+        send(args.port, body, args.requests, args.connections, key)
         wall = time.time() - t0
         subprocess.run(["callgrind_control", "-i", "off", str(gw.pid)], capture_output=True, check=True)
         subprocess.run(["callgrind_control", "-d", str(gw.pid)], capture_output=True, check=True)
@@ -152,6 +164,9 @@ def main():
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--ledger", default="sqlite",
                     help="the usage ledger: sqlite (the default), off, or a postgresql:// DSN")
+    ap.add_argument("--auth", default="off",
+                    help="client keys: off (the default), key (required, one key with limits), or a redis:// URL "
+                         "(the same, counted in that Redis)")
     ap.add_argument("--annotate", action="store_true", help="also print the top C functions")
     args = ap.parse_args()
     if not shutil.which("valgrind"):
@@ -168,6 +183,7 @@ def main():
         for rev in args.rev or [None]:
             src = source_tree(rev, scratch)
             label = (rev or "working tree") + ("" if args.ledger == "sqlite" else f" ledger={args.ledger[:10]}")
+            label += "" if args.auth == "off" else f" auth={args.auth[:8]}"
             r = measure(label, src, args, scratch)
             results.append(r)
             print(f"{label:24s} {'stream' if args.stream else 'non-stream'} c={args.connections}: "

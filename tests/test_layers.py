@@ -21,8 +21,9 @@ ALLOWED = {
     "server": {"core", "router"},
     "config": {"core"},
     "usage": {"core"},
-    "services": {"core", "server", "config", "usage"},
-    "app": {"core", "transport", "providers", "router", "server", "config", "usage", "services", "__init__"},
+    "keys": {"core", "usage"},
+    "services": {"core", "server", "config", "usage", "keys"},
+    "app": {"core", "transport", "providers", "router", "server", "config", "usage", "services", "keys", "__init__"},
     "cli": {"app", "core", "workers", "__init__"},  # core is imported by all (STYLE.md)
     "workers": {"app", "core"},  # the --workers supervisor starts `llms.app` in each worker
     "__main__": {"cli"},
@@ -96,13 +97,14 @@ def _modules_imported(path: Path) -> set[str]:
 
 
 def test_only_the_composition_root_picks_storage_and_config():
-    """`config` and the storage backends are chosen at the edge (app, services) and handed down."""
+    """`config` and the storage backends (the ledger's sinks, the key store and limiter) are
+    chosen at the edge (app, services) and handed down."""
     roots = {SRC / "app.py", SRC / "services.py"}
-    edge = ("llms.config", "llms.usage.sqlite", "llms.usage.postgres")
+    edge = ("llms.config", "llms.usage.sqlite", "llms.usage.postgres", "llms.keys")
     problems = [
         f"{path.relative_to(SRC)} imports {mod}"
         for path in SRC.rglob("*.py")
-        if path not in roots and layer_of(path) not in ("config", "usage")
+        if path not in roots and layer_of(path) not in ("config", "usage", "keys")
         for mod in _modules_imported(path)
         if mod.startswith(edge)
     ]

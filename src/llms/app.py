@@ -34,15 +34,21 @@ from typing import Any, TextIO
 from aiohttp import web
 
 from . import __version__
-from .config import PACKAGED, Config, ConfigError, init_home, load_config  # noqa: F401 (init_home: for the cli)
+from .config import PACKAGED, Config, ConfigError, home_dir, init_home, load_config  # noqa: F401 (init_home: for the cli)
+from .config.edge import AUTH_NOTICE
 from .config.reliability import ProviderReliability
 from .core.types import ProviderConfig
+from .keys import KeyRefused  # noqa: F401 (for `llms keys`)
+from .keys.services import KeyServices, open_keys
 from .providers import Factory, Provider, ProviderConfigInvalid, ProviderUnavailable, factory_for, known_types
 from .router import DEFAULT_BUDGET, BreakerPolicy, ProviderPolicy, RetryPolicy, Router, RouterPolicy, Table
 from .server import CHAT, Current, Runtime, ServerSettings, make_app
+from .server.app import EDGE
 from .server.chat import ChatHandler
+from .server.logs import SafeFormatter
+from .server.protocol import EdgeRunner
 from .server.usage_api import add_usage_routes
-from .services import open_services, prepare_ledger
+from .services import add_keys, key_database, open_services, prepare_ledger
 
 log = logging.getLogger("llms")
 
@@ -97,6 +103,8 @@ def build(config: Config) -> Gateway:
         else:
             entry["state"] = _add_provider(config.source, factory, pc, providers, notices)
         status.append(entry)
+    if config.edge.auth_requested:
+        notices.append(AUTH_NOTICE)
     return Gateway(config, providers, unkeyed, notices, status)
 
 
@@ -155,6 +163,10 @@ def runtime_for(gateway: Gateway) -> Runtime:
         providers=tuple(gateway.status),
         keepalive=config.reliability.keepalive,
         write_timeout=config.reliability.write_timeout,
+        allow_origins=config.edge.allow_origins,
+        allowed_hosts=config.edge.allowed_hosts,
+        header_timeout=config.edge.header_timeout,
+        body_timeout=config.edge.body_timeout,
     )
 
 
@@ -165,7 +177,9 @@ def setup_logging(verbose: bool) -> logging.handlers.QueueListener:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     listener = logging.handlers.QueueListener(q, handler)
     root = logging.getLogger()
-    root.handlers[:] = [logging.handlers.QueueHandler(q)]
+    queued = logging.handlers.QueueHandler(q)
+    queued.setFormatter(SafeFormatter("%(message)s"))  # formats before queueing: no forged lines
+    root.handlers[:] = [queued]
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     listener.start()
@@ -181,7 +195,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def banner(gateway: Gateway, host: str, port: int, out: TextIO, worker: Worker | None = None) -> None:
+def first_price(router: Router, model: str) -> str | None:
+    """The pricing of the provider a model is tried at first (for a budget's estimate)."""
+    providers = router.candidates.get(model)
+    return providers[0].price(model) if providers else None
+
+
+def auth_line(keys: KeyServices | None, required: bool) -> str:
+    """The banner's word on who may use the gateway."""
+    count = len(keys.ring.by_prefix) if keys is not None and keys.ring is not None else 0
+    if required:
+        return f"  auth: client keys required ({count} keys; `llms keys create --name NAME` makes one)"
+    return "  auth: off, no key needed (`\"auth\": {\"required\": true}` in llms.json turns client keys on)"
+
+
+def banner(
+    gateway: Gateway, host: str, port: int, out: TextIO, keys: KeyServices | None = None, worker: Worker | None = None
+) -> None:
     shown = "localhost" if host in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::") else host
     print(f"llms {__version__}: config {gateway.config.source}", file=out)
     if worker is not None:
@@ -194,8 +224,11 @@ def banner(gateway: Gateway, host: str, port: int, out: TextIO, worker: Worker |
         print(f"  provider {p.name}: {len(p.models)} models", file=out)
     if not gateway.providers:
         print("  no provider is enabled: set an API key variable (e.g. GROQ_API_KEY) or edit llms.json", file=out)
-    if not is_loopback(host):
-        print(f"  warning: listening on {host} without client auth: anyone who can reach it uses your keys", file=out)
+    required = gateway.config.access.required
+    print(auth_line(keys, required), file=out)
+    if not is_loopback(host) and not required:
+        print(f"  warning: listening on {host} without client auth: anyone who can reach it uses your keys"
+              " (set \"auth\": {\"required\": true})", file=out)  # fmt: skip
     print(f"UI:  http://{shown}:{port}/", file=out)
     print(f"API: http://{shown}:{port}/v1", file=out, flush=True)
 
@@ -211,6 +244,7 @@ class Live:
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._retiring: list[Gateway] = []
+        self.app: web.Application | None = None  # set once the HTTP app exists (its edge policy follows reloads)
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -238,8 +272,13 @@ class Live:
             old, old_table = self.gateway, self.router.swap(table_of(new))
             self.gateway = new
             self.current.runtime = runtime_for(new)  # swapped whole, never edited in place
+            if self.app is not None:
+                edge = new.config.edge
+                self.app[EDGE].configure(edge.allow_origins, edge.allowed_hosts)
             if new.config.usage != old.config.usage:
                 log.warning("config reload: the `usage` settings take effect at the next start")
+            if new.config.access != old.config.access:
+                log.warning("config reload: the `auth` and `limits.redis_url` settings take effect at the next start")
             log.warning(
                 "config reloaded from %s (%s): %d providers, %d models",
                 new.config.source,
@@ -312,17 +351,21 @@ async def serve(
         log.debug("llms.json: ignoring top-level key %r", key)
     opened = open_services(config, worker.index if worker else None)  # process lifetime: reloads keep it
     try:
+        await add_keys(config, opened)
         gateway = build(config)
         await start_providers(gateway)
     except BaseException:
         await opened.aclose()
         raise
     live = Live(gateway, config_path)
-    app = make_app(live.router, ServerSettings(__version__, verbose), live.current, opened.services)
+    if opened.services.gate is not None:  # a budget's estimate prices the model where it is tried first
+        opened.services.gate.price = lambda model: first_price(live.router, model)
+    app = make_app(live.router, ServerSettings(__version__, verbose, host), live.current, opened.services)
     if opened.sink is not None:  # the read API (off: its paths answer 404, the analytics page says so)
         add_usage_routes(app, opened.sink)
+    live.app = app
     # shutdown() waits for the chat requests itself; aiohttp's own wait is for the rest
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
+    runner = EdgeRunner(app, current=live.current, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     site = web.SockSite(runner, worker.sock) if worker else web.TCPSite(runner, host, port, reuse_address=True)
     try:
@@ -334,7 +377,7 @@ async def serve(
         print(f"llms: cannot listen on {host}:{port}: {e.strerror}", file=sys.stderr)
         return 1
     if worker is None or worker.banner:
-        banner(gateway, host, port, out, worker)
+        banner(gateway, host, port, out, opened.keys, worker)
     opened.services.readiness.start()
     # What start-up built (modules, config, providers, the app) lives as long as the process:
     # take it out of the cyclic GC's reach, so a full collection under load walks only what
@@ -447,3 +490,10 @@ async def open_gateway(config_path: str | None) -> Gateway:
     gateway = build(load_config(config_path))
     await start_providers(gateway)
     return gateway
+
+
+async def open_key_services(config: Config, serve: bool = True) -> KeyServices:
+    """The client-keys service over the ledger's database (the server's, or `llms keys`'s)."""
+    path, dsn = key_database(config.usage)
+    access = config.access
+    return await open_keys(path, dsn, access.redis_url, access.fail_closed, serve=serve)

@@ -5,7 +5,7 @@ of the composition root: the only place besides `app` that imports the storage b
 Today: the usage ledger (SQLite at `$LLMS_HOME/usage.db` by default, PostgreSQL when
 `usage.dsn`/`$LLMS_DATABASE_URL` is set), and, with `usage.store_content`, a task that forgets
 stored content older than `usage.retention_days` (hourly); readiness (`/health/ready`), with
-PostgreSQL registered as a required backend when the ledger is there.
+PostgreSQL (the ledger's) and Redis (shared limits) registered as required backends.
 
 With `--workers N` every worker opens its own sink: SQLite in WAL mode takes several writing
 processes; PostgreSQL's outage spool is one file per worker (`usage-spool-<index>.jsonl`), as a
@@ -17,13 +17,16 @@ import asyncio
 import logging
 import sqlite3
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .config import Config, ConfigError, home_dir
 from .config.usage import UsageSettings
+from .core.types import RequestRecord
+from .keys.services import KeyServices, open_keys
 from .server import Readiness, Services
+from .server.auth import ClientAuth, Gate
 from .usage import Sink
 from .usage.ledger import Ledger
 
@@ -38,6 +41,7 @@ class Opened:
     services: Services
     sink: Sink | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    keys: KeyServices | None = None
 
     async def aclose(self) -> None:
         """Drain: every record queued so far is stored (or spooled) before this returns."""
@@ -45,6 +49,8 @@ class Opened:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.services.readiness.aclose()
+        if self.keys is not None:
+            await self.keys.aclose()
         if self.sink is not None:
             await self.sink.aclose()
             stats = self.sink.stats()
@@ -62,6 +68,53 @@ def open_sink(settings: UsageSettings, home: Path | None = None, worker: int | N
     from .usage.sqlite import SqliteSink
 
     return SqliteSink(Path(settings.path).expanduser() if settings.path else home / "usage.db").start()
+
+
+def key_database(settings: UsageSettings, home: Path | None = None) -> tuple[Path, str | None]:
+    """Where client keys live: the ledger's database (also when the ledger itself is off)."""
+    home = home or home_dir()
+    return (Path(settings.path).expanduser() if settings.path else home / "usage.db"), settings.dsn
+
+
+async def add_keys(config: Config, opened: Opened) -> None:
+    """Client keys (unless the ledger is off and nothing asks for keys): the key table,
+    the limiter (shared through Redis with `limits.redis_url`) and the admin API, and a `record`
+    service that settles each request's real tokens and cost on its key's limits."""
+    access = config.access
+    if not config.usage.enabled and not access.required and access.admin_key is None:
+        return  # `"usage": false` and no keys asked for: no database at all
+    path, dsn = key_database(config.usage)
+    try:
+        keys = await open_keys(path, dsn, access.redis_url, access.fail_closed)
+    except Exception as e:  # a start-up error naming the setting, not a traceback
+        where = "usage.dsn" if dsn else "usage.path"
+        raise ConfigError(config.source, where, f"cannot open the client keys' database: {e}") from None
+    opened.keys = keys
+    assert keys.ring is not None
+    client = getattr(keys.limiter, "redis", None)  # limits shared through Redis: a required backend
+    if client is not None:
+        rel = config.reliability
+        opened.services.readiness.add_check("redis", client.ping, grace=rel.health_grace, interval=rel.health_interval)
+    gate = Gate(ClientAuth(keys.ring.find, access.required, access.admin_key), keys.limiter)
+    ledger = Ledger(opened.sink) if opened.sink is not None else None
+    settle = keys.limiter.settle
+    pricing = Ledger(None)  # type: ignore[arg-type]  # (for its cost(); it submits nothing)
+
+    def record(r: RequestRecord) -> None:
+        """The ledger's record and, for a request a key's limits admitted, its settlement."""
+        u = None
+        if ledger is not None:
+            u = ledger.usage_record(r, time.perf_counter())
+            ledger.sink.submit(u)
+        decision = r.limit
+        if decision is not None:
+            usage = r.usage or {}
+            prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+            tokens = (prompt or 0) + (completion or 0) if isinstance(prompt, int) or isinstance(completion, int) else 0
+            cost = u.cost if u is not None else pricing.cost(r.pricing, prompt, completion)
+            settle(decision, tokens, cost)
+
+    opened.services = replace(opened.services, record=record, gate=gate, admin=keys.admin, keys=keys.status)
 
 
 def open_services(config: Config, worker: int | None = None) -> Opened:
@@ -97,10 +150,23 @@ def _open_or_fail(config: Config, worker: int | None = None) -> Sink:
 
 
 def prepare_ledger(config: Config) -> None:
-    """For the `--workers` supervisor: create or upgrade the ledger's database once, before N
-    workers open it at the same moment (and say once if it cannot be opened)."""
+    """For the `--workers` supervisor: create or upgrade the ledger's database (where client keys
+    live too) once, before N workers open it at the same moment (and say once if it cannot)."""
     if config.usage.enabled:
         _open_or_fail(config).close()
+    elif config.access.required or config.access.admin_key is not None:
+        from .keys.store import open_store
+
+        path, dsn = key_database(config.usage)
+
+        async def migrate() -> None:
+            await (await open_store(path, dsn).open()).aclose()
+
+        try:
+            asyncio.run(migrate())
+        except Exception as e:
+            where = "usage.dsn" if dsn else "usage.path"
+            raise ConfigError(config.source, where, f"cannot open the client keys' database: {e}") from None
 
 
 async def _forget(sink: Sink, days: float) -> None:

@@ -228,7 +228,7 @@ async def test_slow_reader_is_cut_off_and_the_upstream_released(fault_gateway, u
     body = b'{"model": "slow-reader-solo", "stream": true, "messages": [{"role": "user", "content": "hi"}]}'
     reader, writer = await asyncio.open_connection("127.0.0.1", fault_gateway.port)
     writer.write(
-        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         + f"Content-Length: {len(body)}\r\n\r\n".encode()
         + body
     )

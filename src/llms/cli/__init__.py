@@ -25,6 +25,7 @@ examples:
   llms --check groq             llms --check groq kimi-k2 llama3.3:70b
   llms --enable groq openrouter llms --disable google_free    llms --default kimi-k2
   llms --serve 8000             llms --serve 8000 --workers auto
+  llms keys create --name alice --models kimi-k2 --rpm 50 --budget 5 --period day
 """
 
 
@@ -71,6 +72,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    config, rest = (argv[1], argv[2:]) if argv[:1] == ["--config"] and len(argv) > 1 else (None, argv)
+    if rest[:1] == ["keys"]:  # `llms [--config FILE] keys create|list|revoke|update …`
+        from .keys import main as keys_main
+
+        return keys_main(rest[1:], config)
     p = parser()
     args = p.parse_intermixed_args(argv)
     if args.init:

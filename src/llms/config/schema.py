@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.types import MAX_UPSTREAM_BODY, MAX_UPSTREAM_EVENT, ProviderConfig, Timeouts
+from .access import Access, parse_access
+from .edge import Edge, parse_edge
 from .reliability import PER_PROVIDER, TOP_LEVEL, Reliability, parse_reliability
 from .usage import UsageSettings, parse_usage
 
@@ -40,7 +42,10 @@ PROVIDER_KEYS = frozenset(
     {"enabled", "type", "base_url", "api_key", "models", "pricing", "default_pricing", "headers", "timeouts", "check"}
     | PER_PROVIDER
 )
-TOP_LEVEL_KEYS = frozenset({"auth", "defaults", "limits", "convert", "providers", "timeouts", "usage"}) | TOP_LEVEL
+TOP_LEVEL_KEYS = (
+    frozenset({"auth", "defaults", "limits", "convert", "providers", "timeouts", "usage", "cors", "server"})
+    | TOP_LEVEL
+)
 TIMEOUT_KEYS = ("connect", "first_byte", "idle", "total")
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024
 _ENV_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
@@ -65,7 +70,9 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
     reliability: Reliability = field(default_factory=Reliability)
+    access: Access = field(default_factory=Access)
     usage: UsageSettings = field(default_factory=UsageSettings)
+    edge: Edge = field(default_factory=Edge)  # cors, server, auth
 
 
 def resolve_secret(value: str, env: dict[str, str] | os._Environ[str]) -> tuple[str | None, str | None]:
@@ -154,7 +161,9 @@ def parse_config(data: Any, source: str, env: dict[str, str] | os._Environ[str] 
         raw=root,
         ignored=ignored,
         reliability=parse_reliability(c, root),
+        access=parse_access(c, root, env),
         usage=parse_usage(c, root, env),
+        edge=parse_edge(c, root),
     )
 
 

@@ -131,6 +131,9 @@ class RequestRecord:
     error: Exception | str | None = None
     content: dict[str, Any] | None = None  # request and answer, only when the ledger keeps content
     api: str = "chat.completions"  # the inbound API: chat.completions, messages, responses, embeddings
+    key: str | None = None  # the client key's name (the ledger's `key`), never the key itself
+    limit: Any = None  # the limiter's admission, settled on the real tokens and cost at the end
+    headers: dict[str, str] | None = None  # added to every answer: OpenAI's x-ratelimit-*
 
 
 def has_content(chunk: dict[str, Any]) -> bool:

@@ -18,6 +18,7 @@ from aiohttp import web
 from ..core.errors import GatewayError, NotFound, UpstreamError
 from ..core.types import Chunk, Native, RequestRecord
 from ..router import Router
+from .auth import Gate, model_not_allowed
 from .call import Call
 from .messages.count import estimate_tokens
 from .messages.errors import error_body, error_event
@@ -101,14 +102,18 @@ STREAM = StreamCodec()
 class CountTokens:
     """`POST /v1/messages/count_tokens` → `{"input_tokens": N}`."""
 
-    def __init__(self, router: Router, current: Current) -> None:
+    def __init__(self, router: Router, current: Current, gate: Gate | None = None) -> None:
         self.router = router
         self.current = current
+        self.gate = gate  # client keys: the same who and which models as a Messages request
 
     async def __call__(self, request: web.Request) -> web.Response:
         try:
+            key = self.gate.identify(request) if self.gate is not None else None
             body = await read_body(request, self.current.runtime.max_size)
             model = body.get("model")
+            if key is not None and isinstance(model, str) and not key.allows(model):
+                raise model_not_allowed(model, key.name)
             providers = self.router.candidates.get(model) if isinstance(model, str) else None
             if not providers:
                 raise NotFound(f"model: {model!r} is not served here", param="model")

@@ -88,7 +88,15 @@ class ChatHandler:
 
     async def _handle(self, request: web.Request, record: RequestRecord, codec: ModuleType) -> web.StreamResponse:
         runtime = self.current.runtime
+        gate = self.services.gate
+        key = gate.identify(request) if gate is not None else None  # 401 before the body is read
         call = await codec.parse(request, runtime.max_size, record)
+        if key is not None:
+            assert gate is not None
+            record.key = key.name
+            decision = await gate.admit(key, record.model, call.body, request.content_length)
+            if decision is not None:
+                record.limit, record.headers = decision, decision.headers
         content = self.services.store_content
         if record.stream:
             opening = self.router.open_stream(call.body, record, call.budget)
@@ -121,6 +129,9 @@ def _failed(record: RequestRecord, error: GatewayError, codec: ModuleType) -> we
     record.outcome = outcome_of(error)
     response: web.Response = codec.error_response(error, record.id)
     record.status, record.error = response.status, error  # (Anthropic's 529 is not our 502)
+    if record.headers:  # x-ratelimit-* on every answer (a refusal carries its own)
+        for name, value in record.headers.items():
+            response.headers.setdefault(name, value)
     return response
 
 

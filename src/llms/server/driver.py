@@ -68,6 +68,8 @@ class StreamDriver:
         response.headers["Cache-Control"] = "no-cache"
         response.headers["X-Accel-Buffering"] = "no"
         response.headers["x-request-id"] = record.id  # also when keep-alive frames start it early
+        if record.headers:
+            response.headers.update(record.headers)
         beat = Heartbeat(request, response, keepalive, write_timeout)
         acc = StreamAccumulator(content=content)
         stream = None

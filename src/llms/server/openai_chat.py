@@ -11,6 +11,7 @@ whether or not the client did; when the client did not, the usage-only chunk (an
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from typing import Any
@@ -21,6 +22,7 @@ from aiohttp import web
 from ..core.errors import GatewayError, InvalidRequest, PayloadTooLarge
 from ..core.types import Chunk, RequestRecord
 from .call import Call
+from .runtime import CURRENT
 
 API = "chat.completions"
 BUDGET_HEADER = "x-llms-timeout"
@@ -53,12 +55,31 @@ def error_event(error: GatewayError) -> bytes:
 # -- requests -------------------------------------------------------------------------------
 
 
+async def _read(request: web.Request) -> bytes:
+    """The raw body. Nearly always it came with the head and is read at once; one still
+    arriving must be complete within the body timeout (slowloris: a byte every few seconds)."""
+    if request.content.is_eof():
+        return await request.read()
+    current = request.app.get(CURRENT)
+    timeout = current.runtime.body_timeout if current is not None else None
+    try:
+        async with asyncio.timeout(timeout):
+            return await request.read()
+    except TimeoutError:
+        raise GatewayError(
+            f"Request body not received within {timeout:g} s",
+            status=408,
+            type="invalid_request_error",
+            code="request_timeout",
+        ) from None
+
+
 async def read_body(request: web.Request, max_size: int) -> dict[str, Any]:
     """The JSON body as a dict, or a 400/413 that says what is wrong."""
     if request.content_length is not None and request.content_length > max_size:
         raise PayloadTooLarge(f"Request body of {request.content_length} bytes is over the limit of {max_size} bytes")
     try:
-        raw = await request.read()
+        raw = await _read(request)
     except web.HTTPRequestEntityTooLarge:
         raw = None
     if raw is None or len(raw) > max_size:
@@ -135,6 +156,8 @@ def headers(record: RequestRecord) -> dict[str, str]:
         out["x-llms-tried"] = ",".join(record.tried)
     if record.pricing:  # the price of the provider that answered, also after a failover
         out["x-llms-pricing"] = record.pricing
+    if record.headers:  # the key's x-ratelimit-*
+        out.update(record.headers)
     return out
 
 

@@ -13,7 +13,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import web
+
 from ..core.types import RequestRecord
+from .admin_keys import Admin
+from .auth import Gate
 from .health import Readiness
 
 
@@ -23,7 +27,11 @@ class Runtime:
     default_model: str | None = None
     providers: tuple[Mapping[str, Any], ...] = ()  # for /status: name, type, state, models
     keepalive: float = 15.0  # SSE comment frame after this many seconds of silence (0: never)
-    write_timeout: float = 60.0  # a streaming client that reads nothing for this long is cut off
+    write_timeout: float = 60.0  # a client that reads nothing for this long is cut off (streams and large answers)
+    allow_origins: tuple[str, ...] = ()  # `cors.allow_origins`, beyond the own and loopback origins
+    allowed_hosts: tuple[str, ...] = ()  # `server.allowed_hosts`, beyond the machine's own names
+    header_timeout: float = 15.0  # seconds for a request head (the connection level)
+    body_timeout: float = 60.0  # seconds for a request body once its head is in
 
 
 class Current:
@@ -35,6 +43,9 @@ class Current:
         self.runtime = runtime
 
 
+CURRENT = web.AppKey("current", Current)  # on the app: read per request where a setting follows reloads
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     """Process-lifetime services. `record` takes every finished request's record (off the hot
@@ -44,5 +55,8 @@ class Services:
     record: Callable[[RequestRecord], None] | None = None
     store_content: bool = False
     stats: Callable[[], Mapping[str, Any]] | None = None
+    gate: Gate | None = None  # client keys: who is asking, which models, which limits
+    admin: Admin | None = None  # the operations behind /admin/keys
+    keys: Callable[[], Mapping[str, Any]] | None = None  # for /status: the limiter's state
     # /health/ready: draining, providers enabled, required backends (services add their checks)
     readiness: Readiness = field(default_factory=Readiness)

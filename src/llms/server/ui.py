@@ -63,17 +63,15 @@ class UiAssets:
         return (self.root / "index.html").is_file()
 
     async def index(self, request: web.Request) -> web.StreamResponse:
-        response = self._respond(request, self.root / "index.html")
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
+        return self._respond(request, self.root / "index.html")
 
     async def asset(self, request: web.Request) -> web.StreamResponse:
         return self._respond(request, self._resolve(request.match_info["path"]))
 
     def _resolve(self, rel: str) -> Path:
         parts = rel.split("/")
-        if any(p in ("", ".", "..") or p.startswith(".") or "\\" in p for p in parts):
+        # NUL and other control characters name no file (and make the OS calls raise).
+        if any(p in ("", ".", "..") or p.startswith(".") or "\\" in p or not p.isprintable() for p in parts):
             raise NotFound(f"No UI file {rel!r}")
         path = self.root.joinpath(*parts).resolve()
         if not path.is_relative_to(self.root) or not path.is_file() or path.suffix not in CONTENT_TYPES:
@@ -109,4 +107,7 @@ class UiAssets:
             body = asset.gzipped
             headers["Content-Encoding"] = "gzip"
         headers["Content-Type"] = asset.content_type
+        if asset.content_type.startswith("text/html"):  # `/` and `/ui/index.html` alike
+            headers["Content-Security-Policy"] = CSP
+            headers["Referrer-Policy"] = "no-referrer"
         return web.Response(body=body, headers=headers)

@@ -64,7 +64,7 @@ class Ledger:
             self.cost(r.pricing, prompt, completion) if served else None,
             (first - started) * 1000 if first is not None and r.stream else None,
             (now - started) * 1000,
-            None,
+            r.key,
             r.content,
         )
 

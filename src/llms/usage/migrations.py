@@ -47,6 +47,26 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "requests by time", ("CREATE INDEX requests_created ON requests (created, id)",)),
     # message content, kept only when `usage.store_content` is on
     Migration(3, "request content", ("ALTER TABLE requests ADD COLUMN content TEXT",)),
+    # client API keys (llms.keys): the secret only as its SHA-256, found by its clear prefix
+    Migration(4, "client keys", (
+        """CREATE TABLE client_keys (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL UNIQUE,
+            hash TEXT NOT NULL,
+            models TEXT,
+            rpm BIGINT,
+            tpm BIGINT,
+            budget DOUBLE PRECISION,
+            period TEXT,
+            expires DOUBLE PRECISION,
+            revoked DOUBLE PRECISION,
+            created DOUBLE PRECISION NOT NULL,
+            updated DOUBLE PRECISION NOT NULL
+        )""",
+        # a key's spend this period is summed from its records
+        "CREATE INDEX requests_key ON requests (key, created)",
+    )),
 )  # fmt: skip
 
 

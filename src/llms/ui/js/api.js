@@ -1,5 +1,6 @@
 // The gateway's HTTP API as the UI uses it: the model list, /status, and one streamed chat
-// completion read with fetch + ReadableStream.
+// completion read with fetch + ReadableStream. With client keys on (`auth.required`), every
+// request carries the key kept in this browser (localStorage); a 401 asks for one, once.
 
 import { parsePricing } from './format.js';
 import { SseParser } from './sse.js';
@@ -15,8 +16,55 @@ export class ChatError extends Error {
   }
 }
 
+// -- the client key ---------------------------------------------------------------------------
+
+const KEY_ITEM = 'llms.apiKey';
+
+/** The key this browser keeps for the gateway ('' when none). */
+export function apiKey() {
+  try {
+    return localStorage.getItem(KEY_ITEM) || '';
+  } catch {
+    return ''; // storage blocked: ask each time
+  }
+}
+
+export function setApiKey(key) {
+  try {
+    if (key) localStorage.setItem(KEY_ITEM, key);
+    else localStorage.removeItem(KEY_ITEM);
+  } catch {
+    /* storage blocked */
+  }
+}
+
+const withKey = (init, key) => (key ? { ...init, headers: { ...init.headers, Authorization: `Bearer ${key}` } } : init);
+
+/**
+ * fetch with the kept key. On a 401 it asks for a key — unless another request already got a
+ * new one since this one was sent (the model list sends three at once: one question, not
+ * three) — keeps it, and tries once more.
+ */
+async function authFetch(path, init, why) {
+  const used = apiKey();
+  const response = await fetch(path, withKey(init, used));
+  if (response.status !== 401) return response;
+  let key = apiKey();
+  if (key === used) {
+    const asked = window.prompt(
+      `${why}\n\n${used ? 'The key kept in this browser was refused. ' : ''}Paste an API key (sk-llms-…): it is kept in this browser only.`,
+      '',
+    );
+    key = asked ? asked.trim() : '';
+    if (!key) return response;
+    setApiKey(key);
+  }
+  return key === used ? response : fetch(path, withKey(init, key));
+}
+
 async function getJson(path) {
-  const response = await fetch(path, { headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(15000) });
+  const init = { headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(15000) };
+  const response = await authFetch(path, init, 'This gateway needs an API key.');
   if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
   return response.json();
 }
@@ -62,12 +110,13 @@ async function errorFrom(response) {
 export async function* streamChat(body, signal) {
   let response;
   try {
-    response = await fetch('/v1/chat/completions', {
+    const init = {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
       body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
       signal,
-    });
+    };
+    response = await authFetch('/v1/chat/completions', init, 'This gateway needs an API key to chat.');
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ChatError(`Could not reach the gateway (${e.message}).`, { kind: 'network' });
@@ -129,7 +178,7 @@ function* eventsOf(data) {
 }
 
 // -- the usage ledger (/usage/*): the analytics page's only source. Every request to it goes
-// through usageGet, so the admin key those routes will need once client keys exist is added here.
+// through usageGet: with client keys on, those routes need the admin key (asked for on a 401).
 
 /** Thrown when /usage/* answers 404: the gateway runs with the ledger off (`"usage": false`). */
 export class LedgerOff extends Error {}
@@ -137,7 +186,8 @@ export class LedgerOff extends Error {}
 async function usageGet(path) {
   let response;
   try {
-    response = await fetch(path, { headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(15000) });
+    const init = { headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(15000) };
+    response = await authFetch(path, init, 'Usage and spend are for the administrator: this needs the admin key.');
   } catch (e) {
     throw new ChatError(`Could not reach the gateway (${e.message}).`, { kind: 'network' });
   }
@@ -153,11 +203,12 @@ async function usageGet(path) {
  */
 export async function loadUsage(from, limit = 200) {
   const summary = (group) => usageGet(`/usage/summary?group_by=${group}&from=${Math.floor(from)}`).then((r) => r.data);
-  const [days, models, providers, latest] = await Promise.all([
-    summary('day'),
+  const days = await summary('day'); // first alone: a 401 asks for the admin key once
+  const [models, providers, keys, latest] = await Promise.all([
     summary('model'),
     summary('provider'),
+    summary('key'),
     usageGet(`/usage/requests?limit=${limit}`),
   ]);
-  return { days, models, providers, latest: latest.data, more: latest.has_more };
+  return { days, models, providers, keys, latest: latest.data, more: latest.has_more };
 }

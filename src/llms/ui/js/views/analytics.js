@@ -52,7 +52,7 @@ const notice = (title, text) => h('div', { class: 'usage-notice', id: 'usage-not
 const sum = (rows, field) => rows.reduce((acc, r) => acc + (r[field] ?? 0), 0);
 
 function render(data) {
-  const { days, models, providers, latest, from } = data;
+  const { days, models, providers, keys = [], latest, from } = data;
   const inRange = latest.filter((r) => r.created >= from);
   const failovers = inRange.filter((r) => r.attempts.length > 1).length;
   const requests = sum(days, 'requests');
@@ -67,13 +67,15 @@ function render(data) {
     card('Tokens', formatCount(sum(days, 'prompt_tokens') + sum(days, 'completion_tokens')), `${formatCount(sum(days, 'prompt_tokens'))} in · ${formatCount(sum(days, 'completion_tokens'))} out`),
   );
   const chartBox = (id, title) => h('figure', { class: 'usage-chart', id }, h('figcaption', { text: title }), h('div', { class: 'chart-area' }));
-  byId('usage-body').replaceChildren(
+  const parts = [
     cards,
     h('div', { class: 'usage-charts' }, chartBox('chart-cost', 'Cost per day (USD)'), chartBox('chart-tokens', 'Tokens per day'), chartBox('chart-latency', 'Latency per day (ms)')),
     section('By model', groupTable('usage-models', 'Model', models)),
     section('By provider', groupTable('usage-providers', 'Provider', providers)),
+    keys.some((r) => r.group != null) ? section('By key', groupTable('usage-keys', 'Key', keys, '(no key)')) : null,
     section('Latest requests', latestTable(latest.slice(0, 50))),
-  );
+  ];
+  byId('usage-body').replaceChildren(...parts.filter(Boolean));
   drawCharts(data);
 }
 
@@ -83,14 +85,14 @@ const section = (title, content) => h('section', { class: 'usage-section' }, h('
 const cell = (text, cls) => h('td', { class: cls, text: text ?? '' });
 const num = (n) => cell(n == null ? '–' : formatCount(n), 'num');
 
-function groupTable(id, label, rows) {
+function groupTable(id, label, rows, none = '(none served)') {
   if (!rows.length) return h('p', { class: 'usage-empty', text: 'No requests in this period.' });
   const head = [label, 'Requests', 'Errors', 'Tokens in', 'Tokens out', 'Cost', 'p50', 'p95'];
   return h(
     'table',
     { class: 'usage-table', id },
     h('thead', {}, h('tr', {}, head.map((t, i) => h('th', { scope: 'col', class: i ? 'num' : null, text: t })))),
-    h('tbody', {}, rows.map((r) => h('tr', {}, h('th', { scope: 'row', text: r.group ?? '(none served)' }), num(r.requests), num(r.errors), num(r.prompt_tokens), num(r.completion_tokens), cell(formatCost(r.cost) || '–', 'num'), cell(formatMs(r.p50_ms) || '–', 'num'), cell(formatMs(r.p95_ms) || '–', 'num')))),
+    h('tbody', {}, rows.map((r) => h('tr', {}, h('th', { scope: 'row', text: r.group ?? none }), num(r.requests), num(r.errors), num(r.prompt_tokens), num(r.completion_tokens), cell(formatCost(r.cost) || '–', 'num'), cell(formatMs(r.p50_ms) || '–', 'num'), cell(formatMs(r.p95_ms) || '–', 'num')))),
   );
 }
 
