@@ -31,9 +31,20 @@ def grace() -> float:
     return shutdown.get("grace", 30) + shutdown.get("delay", 0)
 
 
-def test_the_shipped_llms_json_is_a_valid_config_and_the_configmap_carries_it(tmp_path):
+DEPLOY_ENV = {
+    "LLMS_DATABASE_URL": "postgresql://llms:pw@postgres:5432/llms",
+    "LLMS_REDIS_URL": "redis://redis:6379/0",
+    "LLMS_ADMIN_KEY": "admin",
+}
+
+
+def test_the_shipped_llms_json_is_a_valid_config_and_the_configmap_carries_it(monkeypatch):
+    for name, value in DEPLOY_ENV.items():
+        monkeypatch.setenv(name, value)
     config = load_config(str(DEPLOY / "llms.json"))
     assert config.reliability.shutdown_grace == 30
+    assert config.usage.dsn == DEPLOY_ENV["LLMS_DATABASE_URL"]  # replicas share one ledger and key table
+    assert config.access.redis_url == DEPLOY_ENV["LLMS_REDIS_URL"] and config.access.required
     cm = load("k8s/configmap.yaml")
     assert json.loads(cm["data"]["llms.json"]) == llms_json()
 
@@ -68,6 +79,7 @@ def test_deployment_probes_grace_and_wiring_agree():
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     assert volumes[mounts[str(config_dir)]]["configMap"]["name"] == load("k8s/configmap.yaml")["metadata"]["name"]
     assert dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert set(DEPLOY_ENV) <= {e["name"] for e in c["env"]}
 
     svc, hpa, pdb = load("k8s/service.yaml"), load("k8s/hpa.yaml"), load("k8s/pdb.yaml")
     assert svc["spec"]["selector"].items() <= labels.items()
@@ -98,7 +110,8 @@ def test_compose_runs_nginx_two_replicas_postgres_and_redis_as_nginx_conf_expect
         cmd = svc["command"]
         assert cmd[cmd.index("--serve") + 1] == "8000" and cmd[cmd.index("--host") + 1] == "0.0.0.0"
         assert _seconds(svc["stop_grace_period"]) >= grace() + 5
-        assert "@postgres:5432/" in svc["environment"]["LLMS_DATABASE_URL"]
-        assert svc["environment"]["LLMS_REDIS_URL"].startswith("redis://redis:")
+        env = svc["environment"]
+        assert "@postgres:5432/" in env["LLMS_DATABASE_URL"] and env["LLMS_REDIS_URL"].startswith("redis://redis:")
+        assert set(DEPLOY_ENV) <= env.keys()
         assert "./llms.json:/etc/llms/llms.json:ro" in svc["volumes"]
         assert set(svc["depends_on"]) == {"postgres", "redis"}
