@@ -209,15 +209,24 @@ def auth_line(keys: KeyServices | None, required: bool) -> str:
     return "  auth: off, no key needed (`\"auth\": {\"required\": true}` in llms.json turns client keys on)"
 
 
+def worker_lines(gateway: Gateway, port: int, keys: KeyServices | None, worker: Worker, out: TextIO) -> None:
+    """`--workers N`: what is per process and worth knowing."""
+    print(f"  workers: {worker.count} processes sharing port {port} (supervisor pid {worker.parent})", file=out)
+    if any(e["type"] == "LlamaCppProvider" and e.get("state") == "enabled" for e in gateway.status):
+        print("  notice: each worker loads its own copy of the local model (~190 MiB) on first use", file=out)
+    in_use = keys is not None and (gateway.config.access.required or bool(keys.ring and keys.ring.by_prefix))
+    if in_use and keys is not None and keys.limiter.status().get("backend") == "local":
+        print(f"  notice: client key limits are counted per worker (up to {worker.count}x a key's limit);"
+              " limits.redis_url shares them", file=out)  # fmt: skip
+
+
 def banner(
     gateway: Gateway, host: str, port: int, out: TextIO, keys: KeyServices | None = None, worker: Worker | None = None
 ) -> None:
     shown = "localhost" if host in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::") else host
     print(f"llms {__version__}: config {gateway.config.source}", file=out)
     if worker is not None:
-        print(f"  workers: {worker.count} processes sharing port {port} (supervisor pid {worker.parent})", file=out)
-        if any(e["type"] == "LlamaCppProvider" and e.get("state") == "enabled" for e in gateway.status):
-            print("  notice: each worker loads its own copy of the local model (~190 MiB) on first use", file=out)
+        worker_lines(gateway, port, keys, worker, out)
     for note in gateway.notices:
         print(f"  notice: {note}", file=out)
     for p in gateway.providers:
