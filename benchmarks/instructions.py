@@ -9,6 +9,8 @@ Python side of the hot path only; the real timings still come from run.py.
   python3 benchmarks/instructions.py --rev HEAD~1 --rev HEAD   # two commits, side by side
   python3 benchmarks/instructions.py --stream -n 300       # streamed requests (5 content chunks)
   python3 benchmarks/instructions.py --ledger off          # the usage ledger off (default: SQLite)
+  python3 benchmarks/instructions.py --telemetry off       # no metrics (default: on); `traces`: also
+                                                           # spans, exported to the mock (which refuses them)
   python3 benchmarks/instructions.py --auth key            # client keys required, a key with rpm/tpm/budget
   python3 benchmarks/instructions.py --auth redis://127.0.0.1:6379/0   # …counted in that Redis
 
@@ -94,6 +96,10 @@ def measure(label, src, args, scratch):
             config["usage"] = False
         elif args.ledger != "sqlite":
             config["usage"] = {"dsn": args.ledger}
+        if args.telemetry == "off":
+            config["telemetry"] = False
+        elif args.telemetry == "traces":
+            config["telemetry"] = {"otlp_endpoint": mock_base}
         if args.auth != "off":
             config["auth"] = {"required": True}
         if args.auth.startswith("redis"):
@@ -164,6 +170,8 @@ def main():
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--ledger", default="sqlite",
                     help="the usage ledger: sqlite (the default), off, or a postgresql:// DSN")
+    ap.add_argument("--telemetry", default="on", choices=("on", "off", "traces"),
+                    help="metrics on (the default), off, or on with traces too")
     ap.add_argument("--auth", default="off",
                     help="client keys: off (the default), key (required, one key with limits), or a redis:// URL "
                          "(the same, counted in that Redis)")
@@ -183,6 +191,7 @@ def main():
         for rev in args.rev or [None]:
             src = source_tree(rev, scratch)
             label = (rev or "working tree") + ("" if args.ledger == "sqlite" else f" ledger={args.ledger[:10]}")
+            label += "" if args.telemetry == "on" else f" telemetry={args.telemetry}"
             label += "" if args.auth == "off" else f" auth={args.auth[:8]}"
             r = measure(label, src, args, scratch)
             results.append(r)

@@ -1,5 +1,5 @@
 """The architecture stays true: nothing imports upward (../shared/STYLE.md), only the
-composition root (`llms.app`, `llms.services`) imports `llms.config` and the storage backends,
+composition root (`llms.app`, `llms.services`, `llms.observability`) imports `llms.config` and the storage backends,
 the stream driver knows no wire format, no request-scoped string keys, and importing the
 provider registry imports no dialect."""
 
@@ -22,8 +22,11 @@ ALLOWED = {
     "config": {"core"},
     "usage": {"core"},
     "keys": {"core", "usage"},
-    "services": {"core", "server", "config", "usage", "keys"},
-    "app": {"core", "transport", "providers", "router", "server", "config", "usage", "services", "keys", "__init__"},
+    "observe": {"core", "usage"},
+    "observability": {"core", "router", "server", "config", "usage", "observe"},
+    "services": {"core", "server", "config", "usage", "keys", "observability"},
+    "app": {"core", "transport", "providers", "router", "server", "config", "usage", "services", "keys", "observe",
+            "observability", "__init__"},  # fmt: skip
     "cli": {"app", "core", "workers", "__init__"},  # core is imported by all (STYLE.md)
     "workers": {"app", "core"},  # the --workers supervisor starts `llms.app` in each worker
     "__main__": {"cli"},
@@ -98,8 +101,8 @@ def _modules_imported(path: Path) -> set[str]:
 
 def test_only_the_composition_root_picks_storage_and_config():
     """`config` and the storage backends (the ledger's sinks, the key store and limiter) are
-    chosen at the edge (app, services) and handed down."""
-    roots = {SRC / "app.py", SRC / "services.py"}
+    chosen at the edge (app, services, observability) and handed down."""
+    roots = {SRC / "app.py", SRC / "services.py", SRC / "observability.py"}
     edge = ("llms.config", "llms.usage.sqlite", "llms.usage.postgres", "llms.keys")
     problems = [
         f"{path.relative_to(SRC)} imports {mod}"

@@ -22,7 +22,6 @@ import ipaddress
 import logging
 import logging.handlers
 import os
-import queue
 import signal
 import socket
 import sys
@@ -40,15 +39,17 @@ from .config.reliability import ProviderReliability
 from .core.types import ProviderConfig
 from .keys import KeyRefused  # noqa: F401 (for `llms keys`)
 from .keys.services import KeyServices, open_keys
+from .observe.logs import LineLogger
+from .observe.logs import install as install_logging
 from .providers import Factory, Provider, ProviderConfigInvalid, ProviderUnavailable, factory_for, known_types
 from .router import DEFAULT_BUDGET, BreakerPolicy, ProviderPolicy, RetryPolicy, Router, RouterPolicy, Table
 from .server import CHAT, Current, Runtime, ServerSettings, make_app
 from .server.app import EDGE
 from .server.chat import ChatHandler
-from .server.logs import SafeFormatter
 from .server.protocol import EdgeRunner
 from .server.usage_api import add_usage_routes
 from .services import add_keys, key_database, open_services, prepare_ledger
+from .transport.scrub import Scrubber
 
 log = logging.getLogger("llms")
 
@@ -170,20 +171,27 @@ def runtime_for(gateway: Gateway) -> Runtime:
     )
 
 
-def setup_logging(verbose: bool) -> logging.handlers.QueueListener:
-    """Log records go through a queue to stderr on a thread: no logging I/O on the event loop."""
-    q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    listener = logging.handlers.QueueListener(q, handler)
-    root = logging.getLogger()
-    queued = logging.handlers.QueueHandler(q)
-    queued.setFormatter(SafeFormatter("%(message)s"))  # formats before queueing: no forged lines
-    root.handlers[:] = [queued]
-    root.setLevel(logging.INFO if verbose else logging.WARNING)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    listener.start()
+def setup_logging(verbose: bool, log_format: str = "text") -> logging.handlers.QueueListener:
+    """Log records go through a queue to stderr on a thread: no logging I/O on the event loop.
+    `log_format` is `text` (human-readable) or `json` (one object per line); either way each
+    line about a request carries its id and no configured secret (`observe/logs.py`)."""
+    global _log_formatter
+    listener, _log_formatter = install_logging(log_format, logging.INFO if verbose else logging.WARNING)
     return listener
+
+
+_log_formatter: Any = None  # the formatter `setup_logging` installed: it learns the secrets to blank
+
+
+def redact_secrets(config: Config) -> None:
+    """Tell the log formatter every secret `config` holds (keys, credential headers), besides
+    those it knew: after a reload the old keys may still be on requests in flight."""
+    if _log_formatter is None:
+        return
+    secrets: list[str] = list(_log_formatter.secrets)
+    for pc in config.providers.values():
+        secrets += Scrubber.for_provider(pc.api_key, pc.headers, pc.base_url).secrets
+    _log_formatter.set_secrets(secrets)
 
 
 def is_loopback(host: str) -> bool:
@@ -281,11 +289,14 @@ class Live:
             old, old_table = self.gateway, self.router.swap(table_of(new))
             self.gateway = new
             self.current.runtime = runtime_for(new)  # swapped whole, never edited in place
+            redact_secrets(new.config)  # (the old keys stay blanked too: they may still be in flight)
             if self.app is not None:
                 edge = new.config.edge
                 self.app[EDGE].configure(edge.allow_origins, edge.allowed_hosts)
             if new.config.usage != old.config.usage:
                 log.warning("config reload: the `usage` settings take effect at the next start")
+            if new.config.telemetry != old.config.telemetry:
+                log.warning("config reload: the `telemetry` settings take effect at the next start")
             if new.config.access != old.config.access:
                 log.warning("config reload: the `auth` and `limits.redis_url` settings take effect at the next start")
             log.warning(
@@ -358,7 +369,8 @@ async def serve(
     config = load_config(config_path)
     for key in config.ignored:
         log.debug("llms.json: ignoring top-level key %r", key)
-    opened = open_services(config, worker.index if worker else None)  # process lifetime: reloads keep it
+    redact_secrets(config)
+    opened = open_services(config, __version__, worker.index if worker else None)  # process lifetime: reloads keep it
     try:
         await add_keys(config, opened)
         gateway = build(config)
@@ -370,6 +382,7 @@ async def serve(
     if opened.services.gate is not None:  # a budget's estimate prices the model where it is tried first
         opened.services.gate.price = lambda model: first_price(live.router, model)
     app = make_app(live.router, ServerSettings(__version__, verbose, host), live.current, opened.services)
+    opened.observability.bind(live.router, app[CHAT], opened.sink)
     if opened.sink is not None:  # the read API (off: its paths answer 404, the analytics page says so)
         add_usage_routes(app, opened.sink)
     live.app = app
@@ -467,14 +480,17 @@ def prepare(config_path: str | None) -> None:
     prepare_ledger(load_config(config_path))
 
 
-def run(config_path: str | None, host: str, port: int, verbose: bool, worker: Worker | None = None) -> int:
-    listener = setup_logging(verbose)
+def run(
+    config_path: str | None, host: str, port: int, verbose: bool, log_format: str = "text", worker: Worker | None = None
+) -> int:
+    listener = setup_logging(verbose, log_format)
+    out: TextIO = sys.stdout if log_format != "json" else LineLogger(logging.getLogger("llms"))  # type: ignore[assignment]
     try:
         try:
             import uvloop
         except ImportError:
-            return asyncio.run(serve(config_path, host, port, verbose, sys.stdout, worker))
-        return uvloop.run(serve(config_path, host, port, verbose, sys.stdout, worker))
+            return asyncio.run(serve(config_path, host, port, verbose, out, worker))
+        return uvloop.run(serve(config_path, host, port, verbose, out, worker))
     except ConfigError as e:
         print(f"llms: bad config: {e}", file=sys.stderr)
         return 2

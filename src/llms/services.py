@@ -25,6 +25,7 @@ from .config import Config, ConfigError, home_dir
 from .config.usage import UsageSettings
 from .core.types import RequestRecord
 from .keys.services import KeyServices, open_keys
+from .observability import Observability, open_observability, recorder
 from .server import Readiness, Services
 from .server.auth import ClientAuth, Gate
 from .usage import Sink
@@ -42,6 +43,7 @@ class Opened:
     sink: Sink | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     keys: KeyServices | None = None
+    observability: Observability = field(default_factory=Observability)
 
     async def aclose(self) -> None:
         """Drain: every record queued so far is stored (or spooled) before this returns."""
@@ -49,6 +51,7 @@ class Opened:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.services.readiness.aclose()
+        await self.observability.aclose()
         if self.keys is not None:
             await self.keys.aclose()
         if self.sink is not None:
@@ -96,46 +99,46 @@ async def add_keys(config: Config, opened: Opened) -> None:
         rel = config.reliability
         opened.services.readiness.add_check("redis", client.ping, grace=rel.health_grace, interval=rel.health_interval)
     gate = Gate(ClientAuth(keys.ring.find, access.required, access.admin_key), keys.limiter)
-    ledger = Ledger(opened.sink) if opened.sink is not None else None
+    observed = opened.services.record  # the ledger, metrics and spans (`observability.recorder`)
     settle = keys.limiter.settle
     pricing = Ledger(None)  # type: ignore[arg-type]  # (for its cost(); it submits nothing)
 
     def record(r: RequestRecord) -> None:
-        """The ledger's record and, for a request a key's limits admitted, its settlement."""
-        u = None
-        if ledger is not None:
-            u = ledger.usage_record(r, time.perf_counter())
-            ledger.sink.submit(u)
+        """The ledger's record (and metrics, spans) and, for a request a key's limits
+        admitted, its settlement."""
+        if observed is not None:
+            observed(r)
         decision = r.limit
         if decision is not None:
             usage = r.usage or {}
             prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
             tokens = (prompt or 0) + (completion or 0) if isinstance(prompt, int) or isinstance(completion, int) else 0
-            cost = u.cost if u is not None else pricing.cost(r.pricing, prompt, completion)
-            settle(decision, tokens, cost)
+            served = bool(r.attempts) and r.attempts[-1]["status"] == 200  # (as the ledger prices it)
+            settle(decision, tokens, pricing.cost(r.pricing, prompt, completion) if served else None)
 
     opened.services = replace(opened.services, record=record, gate=gate, admin=keys.admin, keys=keys.status)
 
 
-def open_services(config: Config, worker: int | None = None) -> Opened:
+def open_services(config: Config, version: str = "", worker: int | None = None) -> Opened:
     settings = config.usage
-    if not settings.enabled:
-        return Opened(Services())
-    sink = _open_or_fail(config, worker)
-    ledger = Ledger(sink)
+    observability = open_observability(config, version)
+    sink = _open_or_fail(config, worker) if settings.enabled else None
     readiness = Readiness()
     ping = getattr(sink, "ping", None)  # PostgreSQL: a required backend; SQLite is a local file
     if ping is not None:
         rel = config.reliability  # "health": {"grace", "interval"}; fixed until the next start
         readiness.add_check("postgresql", ping, grace=rel.health_grace, interval=rel.health_interval)
     services = Services(
-        record=ledger.record,
-        store_content=settings.store_content,
-        stats=lambda: asdict(sink.stats()),
+        record=recorder(sink, observability),
+        store_content=settings.enabled and settings.store_content,
+        stats=None if sink is None else lambda: asdict(sink.stats()),
+        trace=None if observability.tracing is None else observability.tracing.begin,
+        metrics=observability.render,
+        metrics_type=observability.content_type,
         readiness=readiness,
     )
-    opened = Opened(services, sink)
-    if settings.store_content:
+    opened = Opened(services, sink, observability=observability)
+    if sink is not None and settings.store_content:
         opened.tasks.append(asyncio.ensure_future(_forget(sink, settings.retention_days)))
     return opened
 

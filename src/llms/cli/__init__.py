@@ -65,6 +65,12 @@ def parser() -> argparse.ArgumentParser:
     server.add_argument(
         "--verbose", action="store_true", help="serve: log one line per request (also VERBOSE=1); else: the notices"
     )
+    server.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="json" if os.environ.get("LLMS_LOG_FORMAT", "").lower() == "json" else "text",
+        help="serve: log lines as text (default) or one JSON object per line (also LLMS_LOG_FORMAT)",
+    )
     p.add_argument("--config", metavar="FILE", help="llms.json to use (default: $LLMS_HOME/llms.json, ~/.llms)")
     p.add_argument("--init", action="store_true", help="write the default llms.json into the home folder")
     p.add_argument("-v", "--version", action="version", version=f"llms {__version__}")
@@ -107,10 +113,10 @@ def _serve(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if workers > 1:
         from ..workers import serve_workers
 
-        return serve_workers(args.config, args.host, args.serve, verbose, workers)
+        return serve_workers(args.config, args.host, args.serve, verbose, workers, args.log_format)
     from ..app import run
 
-    return run(args.config, args.host, args.serve, verbose)
+    return run(args.config, args.host, args.serve, verbose, args.log_format)
 
 
 def _command(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from ..core.types import MAX_UPSTREAM_BODY, MAX_UPSTREAM_EVENT, ProviderConfig, 
 from .access import Access, parse_access
 from .edge import Edge, parse_edge
 from .reliability import PER_PROVIDER, TOP_LEVEL, Reliability, parse_reliability
+from .telemetry import TelemetrySettings, parse_telemetry
 from .usage import UsageSettings, parse_usage
 
 # Request parameters a provider entry may set as defaults; a client's own value wins.
@@ -44,6 +45,7 @@ PROVIDER_KEYS = frozenset(
 )
 TOP_LEVEL_KEYS = (
     frozenset({"auth", "defaults", "limits", "convert", "providers", "timeouts", "usage", "cors", "server"})
+    | {"telemetry"}
     | TOP_LEVEL
 )
 TIMEOUT_KEYS = ("connect", "first_byte", "idle", "total")
@@ -70,6 +72,7 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
     reliability: Reliability = field(default_factory=Reliability)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     access: Access = field(default_factory=Access)
     usage: UsageSettings = field(default_factory=UsageSettings)
     edge: Edge = field(default_factory=Edge)  # cors, server, auth
@@ -161,6 +164,7 @@ def parse_config(data: Any, source: str, env: dict[str, str] | os._Environ[str] 
         raw=root,
         ignored=ignored,
         reliability=parse_reliability(c, root),
+        telemetry=parse_telemetry(c, root),
         access=parse_access(c, root, env),
         usage=parse_usage(c, root, env),
         edge=parse_edge(c, root),

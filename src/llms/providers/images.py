@@ -155,7 +155,11 @@ class ImageFetcher:
     def __init__(self, provider: str, policy: FetchPolicy) -> None:
         self.policy = policy
         self.client = UpstreamClient(
-            f"{provider} image fetch", resolver=VettingResolver(policy), decompress=False, max_body=MAX_IMAGE_BYTES
+            f"{provider} image fetch",
+            resolver=VettingResolver(policy),
+            decompress=False,
+            max_body=MAX_IMAGE_BYTES,
+            foreign=True,
         )
 
     @classmethod

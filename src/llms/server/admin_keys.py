@@ -86,12 +86,12 @@ class AdminKeys:
         return _json(await self._run(self.admin.revoke, request.match_info["name"]))
 
 
-ADMIN_PATHS = ("/admin/", "/usage/")
+ADMIN_PATHS = ("/admin/", "/usage/", "/metrics")  # /metrics: the same rule as the ledger (issue 13)
 
 
 def admin_only(auth: ClientAuth) -> Any:
     """Middleware (installed only while keys or an admin key are configured): `/admin/*` and
-    the ledger's `/usage/*` need the admin key."""
+    the ledger's `/usage/*` and `/metrics` need the admin key."""
 
     @web.middleware
     async def guard(request: web.Request, handler: Any) -> web.StreamResponse:

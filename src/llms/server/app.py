@@ -21,6 +21,7 @@ from .chat import ChatHandler
 from .errors import make_error_middleware
 from .guards import EdgePolicy
 from .health import add_health_routes
+from .metrics_api import add_metrics_route
 from .runtime import CURRENT, Current, Services
 from .ui import CSP, UiAssets
 
@@ -177,6 +178,8 @@ def make_app(
     add_health_routes(app, services.readiness, lambda: len(router.candidates))
     app.router.add_get("/", routes.index)
     app.router.add_get("/ui/{path:.+}", routes.ui.asset)
+    if services.metrics is not None:
+        add_metrics_route(app, services.metrics, services.metrics_type)
     if services.admin is not None and services.gate is not None:
         add_admin_routes(app, services.admin, services.gate.auth)
     app[ROUTER] = router

@@ -4,13 +4,12 @@ fill in. Request-scoped data lives here, never in string keys on the aiohttp req
 
 from __future__ import annotations
 
-import itertools
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from ..core.types import RequestRecord
+from .request_id import new_request_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,18 +22,10 @@ class Client:
 ANONYMOUS = Client()
 
 
-_PROCESS = os.urandom(8).hex()  # unique per process (64 random bits) …
-_COUNTER = itertools.count()  # … and per request within it: no syscall per request
-
-
-def new_request_id() -> str:
-    """`req_<32 hex>`: the record's id, also sent as `x-request-id`. Unique, not secret."""
-    return f"req_{_PROCESS}{next(_COUNTER):016x}"
-
-
-def new_record() -> RequestRecord:
-    """The record of a request that is just arriving."""
-    return RequestRecord(new_request_id(), "", time.perf_counter(), time.time())
+def new_record(request_id: str | None = None) -> RequestRecord:
+    """The record of a request that is just arriving; its id is `request_id` (the client's,
+    accepted by `request_id.accept_request_id`) or a new one."""
+    return RequestRecord(request_id or new_request_id(), "", time.perf_counter(), time.time())
 
 
 @dataclass(slots=True)

@@ -24,14 +24,18 @@ from typing import Any, cast
 from aiohttp import web
 
 from ..core.errors import GatewayError
+from ..core.outbound import REQUEST_ID_HEADER, Outbound, current_outbound
+from ..core.overhead import overhead_seconds
 from ..core.types import RequestRecord
 from ..router import Router
 from . import anthropic_messages, openai_chat, openai_embeddings, openai_responses
 from .call import new_record
 from .driver import SHUTTING_DOWN, StreamDriver, outcome_of
+from .request_id import RequestIds
 from .runtime import Current, Services
 
 access_log = logging.getLogger("llms.access")
+OVERHEAD_HEADER = "x-llms-overhead-ms"
 CANCELLED = 499  # nginx's "client closed request": the client left before an answer
 
 
@@ -42,12 +46,16 @@ class ChatHandler:
         self.services = services
         self.verbose = verbose
         self.driver = StreamDriver()
+        self.ids = RequestIds()  # a client's `x-request-id`, made unique among the recent ones
         self.active: set[asyncio.Task[Any]] = set()  # chat requests being handled
 
     async def __call__(self, request: web.Request, codec: ModuleType = openai_chat) -> web.StreamResponse:
         task = cast("asyncio.Task[Any]", asyncio.current_task())  # (a handler always runs in one)
         self.active.add(task)
-        record = new_record()
+        record = new_record(self.ids.accept(request.headers.get(REQUEST_ID_HEADER)))
+        # every upstream request of this one carries its id, and so does every log line about it
+        # (aiohttp runs each request in a task of its own: the variable never leaks into another)
+        current_outbound.set(Outbound(record.id))
         try:
             return await self._handle(request, record, codec)
         except GatewayError as e:
@@ -91,6 +99,10 @@ class ChatHandler:
         gate = self.services.gate
         key = gate.identify(request) if gate is not None else None  # 401 before the body is read
         call = await codec.parse(request, runtime.max_size, record)
+        trace = self.services.trace
+        if trace is not None:  # tracing on: the request's span, and a child span per attempt
+            operation = "embeddings" if call.op == "embed" else "chat"
+            current_outbound.set(trace(record.id, request.headers, record, call.body, operation))
         if key is not None:
             assert gate is not None
             record.key = key.name
@@ -111,7 +123,9 @@ class ChatHandler:
         record.usage = result.get("usage")
         if content:
             record.content = {"request": call.body, "response": result}
-        return codec.answer(result, call)
+        response: web.Response = codec.answer(result, call)
+        response.headers[OVERHEAD_HEADER] = overhead_ms(record)  # every API's non-streamed answer
+        return response
 
     def _finish(self, record: RequestRecord) -> None:
         """The request is over: hand its record to the ledger (a queue append) and log it."""
@@ -129,10 +143,16 @@ def _failed(record: RequestRecord, error: GatewayError, codec: ModuleType) -> we
     record.outcome = outcome_of(error)
     response: web.Response = codec.error_response(error, record.id)
     record.status, record.error = response.status, error  # (Anthropic's 529 is not our 502)
+    response.headers[OVERHEAD_HEADER] = overhead_ms(record)  # (errors are answers too)
     if record.headers:  # x-ratelimit-* on every answer (a refusal carries its own)
         for name, value in record.headers.items():
             response.headers.setdefault(name, value)
     return response
+
+
+def overhead_ms(record: RequestRecord) -> str:
+    """`x-llms-overhead-ms`: the request's time so far less its upstream attempts' (`core/overhead.py`)."""
+    return f"{overhead_seconds(time.perf_counter() - record.started, record.attempts) * 1000:.3f}"
 
 
 def log_chat(record: RequestRecord) -> None:
@@ -143,8 +163,11 @@ def log_chat(record: RequestRecord) -> None:
         status_text = f"200+error({error.status})"
     else:
         status_text = str(status)
-    ttft = f"{(record.first_chunk_at - record.started) * 1000:.1f}ms" if record.first_chunk_at else "-"
+    ttft_ms = (record.first_chunk_at - record.started) * 1000 if record.first_chunk_at else None
+    ttft = "-" if ttft_ms is None else f"{ttft_ms:.1f}ms"
+    latency_ms = (time.perf_counter() - record.started) * 1000
     usage = record.usage or {}
+    error_text = (error.message if isinstance(error, GatewayError) else str(error)) if error else None
     access_log.info(
         "%s model=%s tried=%s provider=%s status=%s latency=%.1fms ttft=%s tokens=%s/%s%s",
         record.id,
@@ -152,9 +175,31 @@ def log_chat(record: RequestRecord) -> None:
         ",".join(record.tried) or "-",
         record.provider if status < 400 else "-",
         status_text,
-        (time.perf_counter() - record.started) * 1000,
+        latency_ms,
         ttft,
         usage.get("prompt_tokens", "-"),
         usage.get("completion_tokens", "-"),
-        f" error={error.message if isinstance(error, GatewayError) else error!s}" if error else "",
+        f" error={error_text}" if error else "",
+        extra={"fields": _fields(record, status, latency_ms, ttft_ms, error_text)},
     )
+
+
+def _fields(
+    record: RequestRecord, status: int, latency_ms: float, ttft_ms: float | None, error: str | None
+) -> dict[str, Any]:
+    """The access line's facts, typed, for `--log-format json`."""
+    usage = record.usage or {}
+    return {
+        "request_id": record.id,
+        "model": record.model or None,
+        "tried": record.tried,
+        "provider": record.provider if status < 400 else None,
+        "status": status,
+        "outcome": record.outcome,
+        "stream": record.stream,
+        "latency_ms": round(latency_ms, 3),
+        "ttft_ms": None if ttft_ms is None else round(ttft_ms, 3),
+        "prompt_tokens": usage.get("prompt_tokens"),
+        "completion_tokens": usage.get("completion_tokens"),
+        "error": error,
+    }

@@ -49,6 +49,7 @@ class StreamDriver:
 
     def __init__(self) -> None:
         self.cutting = False
+        self.streams = 0  # answers being streamed now (past the commit point), for /metrics
 
     async def run(
         self,
@@ -75,6 +76,7 @@ class StreamDriver:
         stream = None
         encode = codec.chunk_encoder(call)
         fail = getattr(encode, "fail", codec.error)
+        counted = False
         try:
             try:
                 stream = await opening
@@ -85,6 +87,8 @@ class StreamDriver:
                 beat.started = True
                 await response.prepare(request)
             record.status = 200
+            self.streams += 1
+            counted = True
             write = response.write
             add = acc.add
             async for chunk in stream:
@@ -120,6 +124,8 @@ class StreamDriver:
             await _end_in_band(response, fail(SHUTTING_DOWN))
         finally:
             beat.stop()
+            if counted:
+                self.streams -= 1
             record.usage = acc.usage
             if content:
                 record.content = {"request": call.body, "response": acc.result()}

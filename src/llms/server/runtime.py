@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..core.outbound import Outbound
 from ..core.types import RequestRecord
 from .admin_keys import Admin
 from .auth import Gate
@@ -50,11 +51,17 @@ CURRENT = web.AppKey("current", Current)  # on the app: read per request where a
 class Services:
     """Process-lifetime services. `record` takes every finished request's record (off the hot
     path: it only queues); `store_content` asks the pipeline to keep the messages on it;
-    `stats` reports the ledger for /status; `readiness` answers /health/ready."""
+    `stats` reports the ledger for /status; `trace` and `metrics` are the observability
+    services (`llms.observe`), each None when off; `readiness` answers /health/ready."""
 
     record: Callable[[RequestRecord], None] | None = None
     store_content: bool = False
     stats: Callable[[], Mapping[str, Any]] | None = None
+    # tracing on: opens a request's span once its model is known (id, client headers, record,
+    # body, operation: chat or embeddings) and returns the `Outbound` its upstream requests go out with
+    trace: Callable[[str, Mapping[str, str], RequestRecord, Mapping[str, Any], str], Outbound] | None = None
+    metrics: Callable[[], bytes] | None = None  # GET /metrics: the exposition text
+    metrics_type: str = "text/plain; charset=utf-8"
     gate: Gate | None = None  # client keys: who is asking, which models, which limits
     admin: Admin | None = None  # the operations behind /admin/keys
     keys: Callable[[], Mapping[str, Any]] | None = None  # for /status: the limiter's state

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -21,6 +21,7 @@ import aiohttp
 
 from ..core.deadline import Deadline, current_deadline
 from ..core.errors import UpstreamConnectionError, UpstreamError, UpstreamProtocolError, UpstreamTimeout
+from ..core.outbound import AttemptHook, current_outbound
 from ..core.types import MAX_UPSTREAM_BODY, Timeouts
 from .codecs import MAX_EVENT, StreamTooLarge, size_text
 from .scrub import Scrubber
@@ -210,7 +211,9 @@ class UpstreamClient:
     `scrubber` knows the provider's secrets; `max_body` caps a non-streamed body (the
     default of `read()`), `max_event` one SSE event and one stream line. `resolver` and
     `decompress` are for clients that fetch URLs a request names (`providers/images.py`):
-    a resolver that vets every address, and no automatic decompression."""
+    a resolver that vets every address, and no automatic decompression; such a client is
+    also `foreign`: it sends a URL of the client's choosing nothing of the request's
+    `Outbound` (no request id, no trace context, no attempt span)."""
 
     def __init__(
         self,
@@ -222,8 +225,10 @@ class UpstreamClient:
         max_event: int = MAX_EVENT,
         resolver: aiohttp.abc.AbstractResolver | None = None,
         decompress: bool = True,
+        foreign: bool = False,
     ) -> None:
         self.provider = provider
+        self.foreign = foreign
         self._limit = limit
         self.scrubber = scrubber or Scrubber()
         self.max_body = max_body
@@ -250,8 +255,7 @@ class UpstreamClient:
             )
         return self._session
 
-    @asynccontextmanager
-    async def open(
+    def open(
         self,
         method: str,
         url: str,
@@ -259,13 +263,27 @@ class UpstreamClient:
         body: bytes | None,
         headers: dict[str, str],
         timeouts: Timeouts,
-    ) -> AsyncIterator[UpstreamResponse]:
+    ) -> AbstractAsyncContextManager[UpstreamResponse]:
         """Send the request and yield once the response headers are in. Timeouts raise
         `UpstreamTimeout` naming the limit that ran out; connection failures
         `UpstreamConnectionError`; a redirect or an oversized event `UpstreamProtocolError`.
         The request's `Deadline` (when the router set one) caps every wait. Every
         `UpstreamError` leaving here, also one the caller raised inside the block, is
-        scrubbed of the provider's secrets."""
+        scrubbed of the provider's secrets. The request's `Outbound` (when the server set one)
+        adds its headers (`x-request-id`, a tracer's `traceparent`) and hears how it ended."""
+        hook: AttemptHook | None = None
+        out = current_outbound.get()
+        if out is not None and not self.foreign:
+            extra, hook = out.attempt(self.provider)
+            headers = {**headers, **extra}
+        if hook is None:
+            return self._open(method, url, body, headers, timeouts)
+        return _told(hook, self._open(method, url, body, headers, timeouts))
+
+    @asynccontextmanager
+    async def _open(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str], timeouts: Timeouts
+    ) -> AsyncIterator[UpstreamResponse]:
         session = self._get_session()
         loop = asyncio.get_running_loop()
         start = loop.time()
@@ -320,6 +338,22 @@ class UpstreamClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+@asynccontextmanager
+async def _told(
+    hook: AttemptHook, opening: AbstractAsyncContextManager[UpstreamResponse]
+) -> AsyncIterator[UpstreamResponse]:
+    """`opening`, telling `hook` how it ended (its status, and what error left it, if any)."""
+    status: int | None = None
+    try:
+        async with opening as answer:
+            status = answer.status
+            yield answer
+    except BaseException as e:
+        hook.end(status, e)
+        raise
+    hook.end(status, None)
 
 
 _CLIENT_TIMEOUTS: dict[float, aiohttp.ClientTimeout] = {}

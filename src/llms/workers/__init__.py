@@ -42,7 +42,9 @@ def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
     return socket.create_server((host, port), family=family, backlog=backlog)
 
 
-def serve_workers(config_path: str | None, host: str, port: int, verbose: bool, count: int) -> int:
+def serve_workers(
+    config_path: str | None, host: str, port: int, verbose: bool, count: int, log_format: str = "text"
+) -> int:
     """Check the config, migrate the ledger and bind the port once (so their errors are said
     once, with the exit codes of one process: 2 and 1), then supervise `count` workers until
     SIGTERM/SIGINT."""
@@ -56,13 +58,14 @@ def serve_workers(config_path: str | None, host: str, port: int, verbose: bool, 
     except OSError as e:
         print(f"llms: cannot listen on {host}:{port}: {e.strerror}", file=sys.stderr)
         return 1
-    listener = setup_logging(verbose)
+    listener = setup_logging(verbose, log_format)
     try:
         with metrics_dir() as env:
             base = [sys.executable, "-m", "llms.workers", "--fd", str(sock.fileno()), "--count", str(count)]
             base += ["--host", host, "--port", str(port), "--parent", str(os.getpid())]
             base += ["--config", config_path] if config_path else []
             base += ["--verbose"] if verbose else []
+            base += ["--log-format", log_format]
             return Supervisor(base, sock, count, env).run()
     finally:
         sock.close()

@@ -20,9 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config")
     p.add_argument("--verbose", action="store_true")
     p.add_argument("--banner", action="store_true")
+    p.add_argument("--log-format", default="text", choices=("text", "json"))
     a = p.parse_args(argv)
     sock = socket.socket(fileno=a.fd)
-    return run(a.config, a.host, a.port, a.verbose, Worker(sock, a.index, a.count, a.parent, a.banner))
+    worker = Worker(sock, a.index, a.count, a.parent, a.banner)
+    return run(a.config, a.host, a.port, a.verbose, a.log_format, worker)
 
 
 if __name__ == "__main__":
