@@ -15,7 +15,7 @@ import httpx
 from tests.fault import faults as f
 from tests.fault.client import ANSWERED, ask
 
-from .conftest import config, pids_seen, wait_until
+from .conftest import config, pids_seen, status_pid, wait_until
 
 
 def alive(pid: int) -> bool:
@@ -137,3 +137,25 @@ def test_restart_backoff_doubles_up_to_30s_and_resets_after_a_stable_run():
         slot.started = 0.0
         sup._exited(slot, Dead(), 40.0)  # type: ignore[arg-type]  # it had run 40 s: a fresh crash
         assert slot.restart_at == 40.5
+
+
+def requests_total(url: str) -> float:
+    with httpx.Client(timeout=5) as client:
+        text = client.get(url + "/metrics", headers={"Connection": "close"}).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("llms_requests_total{"))
+
+
+async def test_metrics_of_both_workers_are_merged_whichever_answers_the_scrape(upstream, gateway_for):
+    upstream.on("met-a", "met", f.echo())
+    gw = gateway_for(config(upstream, "met-a", "met"), "--workers", "2")
+    await asyncio.to_thread(pids_seen, gw.url, 2)
+    outcomes = await streams(gw.url, "met", 20)  # a new connection each: both workers serve some
+    assert all(o.kind == ANSWERED for o in outcomes)
+    # each worker publishes its share every second; every scrape, in either worker, sums both
+    assert await asyncio.to_thread(wait_until, lambda: requests_total(gw.url) == 20, 10)
+    assert {requests_total(gw.url) for _ in range(10)} == {20}
+    env = Path(f"/proc/{status_pid(gw.url)}/environ").read_bytes().split(b"\0")
+    [shared] = [Path(v.split(b"=", 1)[1].decode()) for v in env if v.startswith(b"PROMETHEUS_MULTIPROC_DIR=")]
+    assert shared.is_dir() and any(shared.iterdir())
+    assert gw.stop(timeout=20) == 0
+    assert not shared.exists()  # the supervisor made it for this run and removed it
