@@ -15,7 +15,6 @@ import os
 import socket
 import sys
 
-from ..app import ConfigError, prepare, setup_logging
 from .supervisor import Supervisor, metrics_dir
 
 __all__ = ["Supervisor", "parse_count", "serve_workers"]
@@ -48,6 +47,9 @@ def serve_workers(
     """Check the config, migrate the ledger and bind the port once (so their errors are said
     once, with the exit codes of one process: 2 and 1), then supervise `count` workers until
     SIGTERM/SIGINT."""
+    # here, not at the top: the CLI imports this package (parse_count) before it imports llms.app
+    from ..app import ConfigError, prepare, setup_logging
+
     try:
         prepare(config_path)
     except ConfigError as e:
