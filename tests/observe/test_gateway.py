@@ -124,12 +124,12 @@ def test_request_ids_and_the_overhead_header(gateway: GatewayProcess, upstream: 
     r = post(gateway, {"model": "chat", "messages": MSG}, headers={"x-request-id": "client-7f3a:1"})
     assert r.headers["x-request-id"] == "client-7f3a:1"
     sent = {k.lower(): v for k, v in upstream.received("primary")[-1].headers.items()}
-    assert sent["x-request-id"] == "client-7f3a:1"
+    assert sent["x-client-request-id"] == "client-7f3a:1"
     overhead = float(r.headers["x-llms-overhead-ms"])
     assert 0 <= overhead < float(r.json()["metadata"]["duration"]) + 1
     bad = post(gateway, {"model": "chat", "messages": MSG}, headers={"x-request-id": "x" * 200})
     assert bad.headers["x-request-id"].startswith("req_")
-    assert {k.lower(): v for k, v in upstream.received("primary")[-1].headers.items()}["x-request-id"] == (
+    assert {k.lower(): v for k, v in upstream.received("primary")[-1].headers.items()}["x-client-request-id"] == (
         bad.headers["x-request-id"]
     )
     upstream.on("primary", "p-chat", fu.stream(["a"]))
@@ -193,7 +193,7 @@ def test_a_failed_over_stream_is_traced(upstream: fu.FakeUpstream, receiver: Otl
     for t in tries:
         got = sent[t["attributes"]["gen_ai.provider.name"]]
         assert got["traceparent"] == f"00-{CLIENT_TRACE}-{t['span_id']}-01"
-        assert got["x-request-id"] == "traced-1"
+        assert got["x-client-request-id"] == "traced-1"
     assert "hi" not in json.dumps([s["attributes"] for s in spans])  # never content
 
 

@@ -123,7 +123,7 @@ async def test_failed_over_stream_span_tree(upstream: fu.FakeUpstream, receiver:
     for t in tries:
         sent = seen[t["attributes"]["gen_ai.provider.name"]]
         assert sent["traceparent"] == f"00-{CLIENT_TRACE}-{t['span_id']}-01"
-        assert sent.get("x-request-id") == "req_trace1", sorted(sent)
+        assert sent.get("x-client-request-id") == "req_trace1", sorted(sent)
 
 
 async def test_request_id_reaches_the_upstream_without_tracing(upstream: fu.FakeUpstream) -> None:
@@ -143,5 +143,5 @@ async def test_request_id_reaches_the_upstream_without_tracing(upstream: fu.Fake
         await gateway.aclose()
     (call,) = upstream.received("primary")
     sent = {k.lower(): v for k, v in call.headers.items()}
-    assert sent["x-request-id"] == "client-id-42"
+    assert sent["x-client-request-id"] == "client-id-42"
     assert "traceparent" not in sent

@@ -9,7 +9,11 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Protocol
 
-REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_HEADER = "x-request-id"  # from the client, and on every answer
+# Upstream, the id travels as OpenAI's header for a caller's own request id, not as
+# `x-request-id`: some OpenAI-compatible servers (llama-cpp-python's, through starlette-context)
+# answer 400 to an `x-request-id` that is not a UUID, and an upstream's own `x-request-id` is its id.
+UPSTREAM_ID_HEADER = "x-client-request-id"
 
 
 class AttemptHook(Protocol):
@@ -20,7 +24,7 @@ class AttemptHook(Protocol):
 
 
 class Outbound:
-    """The request id, sent upstream as `x-request-id` (and, from `current_request_id`, put on
+    """The request id, sent upstream as `x-client-request-id` (and, from `current_request_id`, put on
     every log line about the request). A tracer subclasses it to open a span per attempt and
     add that span's `traceparent`."""
 
@@ -28,7 +32,7 @@ class Outbound:
 
     def __init__(self, request_id: str) -> None:
         self.request_id = request_id
-        self.headers = {REQUEST_ID_HEADER: request_id}
+        self.headers = {UPSTREAM_ID_HEADER: request_id}
 
     def attempt(self, provider: str) -> tuple[dict[str, str], AttemptHook | None]:
         """Headers to add to one upstream request to `provider`, and who to tell how it ended."""

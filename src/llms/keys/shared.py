@@ -79,6 +79,10 @@ def period_ttl(key: ClientKey, now: float) -> int:
     return int(period_bounds(key.period, now)[1] - now) + 86400
 
 
+POOL_SIZE = 16  # connections to Redis per process
+POOL_WAIT = 2.0  # seconds a request may wait for one of them
+
+
 class SharedLimiter:
     """`SharedLimiter(url)`: the limiter of every process on one Redis; `aclose()` at exit."""
 
@@ -87,9 +91,18 @@ class SharedLimiter:
 
         self.url = url
         self.fail_closed = fail_closed
-        self.redis = client or aioredis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=0
+        # A bounded pool that makes a burst wait for a connection (each admission is one short
+        # round trip) instead of opening a socket per request: 100 connects at once on a busy
+        # machine ran past the connect timeout and read as "Redis is down" (per-process limits).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=POOL_SIZE,
+            timeout=POOL_WAIT,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=0,
         )
+        self.redis = client or aioredis.Redis(connection_pool=pool)
         self._admit = self.redis.register_script(ADMIT)
         self._settle = self.redis.register_script(SETTLE)
         self.local = LocalLimiter()
