@@ -1,10 +1,10 @@
 """Health for orchestrators: `/health` (liveness: the process answers) and `/health/ready`
 (readiness: send me traffic). Not ready while draining (from the moment SIGTERM arrives), while
 no provider is enabled, or while a registered required backend check (the ledger's PostgreSQL,
-later the limiter's Redis) has been failing for longer than its grace period.
+the shared limits' Redis) has been failing for longer than its grace period (`health.grace`).
 
-`Readiness` is a process-lifetime service: `llms.app` builds it once, the draining flag is set
-by the shutdown path, and services add their checks with `add_check`. Checks run on their own
+`Readiness` is a process-lifetime service: `llms.services` builds it once (reloads keep it), the
+draining flag is set by the shutdown path, and services add their checks with `add_check`. Checks run on their own
 interval in the background, never on the probe's request: a probe costs one dict lookup, and a
 slow backend cannot make the probe itself time out."""
 
