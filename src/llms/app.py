@@ -5,9 +5,14 @@ While serving, `Live` keeps the configuration current: on SIGHUP or when `llms.j
 changes (its mtime is polled once a second — no watcher dependency for one file) it builds
 a whole new gateway, swaps the router's table for new requests, and closes the old
 providers once their requests in flight are done; a bad file is logged and changes
-nothing. SIGTERM/SIGINT stop accepting, let requests in flight finish within
-`shutdown.grace` seconds, close the upstream connections and exit 0 (a second signal
-stops at once)."""
+nothing. SIGTERM/SIGINT turn `/health/ready` to 503, keep serving for `shutdown.delay`
+seconds (0: none) so a load balancer can take this process out, stop accepting, let requests
+in flight finish within `shutdown.grace` seconds, close the upstream connections and exit 0
+(a second signal stops at once).
+
+With `--workers N` (`llms.workers`) this module runs in each worker: `serve` then listens on
+the socket the supervisor inherited to it (`Worker`) instead of binding one, prints the banner
+only in the first worker, and drains and exits if the supervisor disappears."""
 
 from __future__ import annotations
 
@@ -16,7 +21,9 @@ import gc
 import ipaddress
 import logging
 import logging.handlers
+import os
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -41,7 +48,7 @@ from .server.app import EDGE
 from .server.chat import ChatHandler
 from .server.protocol import EdgeRunner
 from .server.usage_api import add_usage_routes
-from .services import add_keys, key_database, open_services
+from .services import add_keys, key_database, open_services, prepare_ledger
 from .transport.scrub import Scrubber
 
 log = logging.getLogger("llms")
@@ -210,9 +217,24 @@ def auth_line(keys: KeyServices | None, required: bool) -> str:
     return "  auth: off, no key needed (`\"auth\": {\"required\": true}` in llms.json turns client keys on)"
 
 
-def banner(gateway: Gateway, host: str, port: int, out: TextIO, keys: KeyServices | None = None) -> None:
+def worker_lines(gateway: Gateway, port: int, keys: KeyServices | None, worker: Worker, out: TextIO) -> None:
+    """`--workers N`: what is per process and worth knowing."""
+    print(f"  workers: {worker.count} processes sharing port {port} (supervisor pid {worker.parent})", file=out)
+    if any(e["type"] == "LlamaCppProvider" and e.get("state") == "enabled" for e in gateway.status):
+        print("  notice: each worker loads its own copy of the local model (~190 MiB) on first use", file=out)
+    in_use = keys is not None and (gateway.config.access.required or bool(keys.ring and keys.ring.by_prefix))
+    if in_use and keys is not None and keys.limiter.status().get("backend") == "local":
+        print(f"  notice: client key limits are counted per worker (up to {worker.count}x a key's limit);"
+              " limits.redis_url shares them", file=out)  # fmt: skip
+
+
+def banner(
+    gateway: Gateway, host: str, port: int, out: TextIO, keys: KeyServices | None = None, worker: Worker | None = None
+) -> None:
     shown = "localhost" if host in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::") else host
     print(f"llms {__version__}: config {gateway.config.source}", file=out)
+    if worker is not None:
+        worker_lines(gateway, port, keys, worker, out)
     for note in gateway.notices:
         print(f"  notice: {note}", file=out)
     for p in gateway.providers:
@@ -330,12 +352,25 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
     return st.st_mtime_ns, st.st_size, st.st_ino
 
 
-async def serve(config_path: str | None, host: str, port: int, verbose: bool, out: TextIO) -> int:
+@dataclass(slots=True)
+class Worker:
+    """How the `--workers N` supervisor (`llms.workers`) started this process."""
+
+    sock: socket.socket  # the listening socket every worker shares (inherited, already bound)
+    index: int
+    count: int
+    parent: int  # the supervisor's pid: if it is gone, nobody restarts or stops us, so drain and exit
+    banner: bool  # only the first worker's first start prints the banner
+
+
+async def serve(
+    config_path: str | None, host: str, port: int, verbose: bool, out: TextIO, worker: Worker | None = None
+) -> int:
     config = load_config(config_path)
     for key in config.ignored:
         log.debug("llms.json: ignoring top-level key %r", key)
     redact_secrets(config)
-    opened = open_services(config, __version__)  # process lifetime: reloads never rebuild it
+    opened = open_services(config, __version__, worker.index if worker else None)  # process lifetime: reloads keep it
     try:
         await add_keys(config, opened)
         gateway = build(config)
@@ -354,7 +389,7 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
     # shutdown() waits for the chat requests itself; aiohttp's own wait is for the rest
     runner = EdgeRunner(app, current=live.current, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = web.SockSite(runner, worker.sock) if worker else web.TCPSite(runner, host, port, reuse_address=True)
     try:
         await site.start()
     except OSError as e:
@@ -363,7 +398,9 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
         await opened.aclose()
         print(f"llms: cannot listen on {host}:{port}: {e.strerror}", file=sys.stderr)
         return 1
-    banner(gateway, host, port, out, opened.keys)
+    if worker is None or worker.banner:
+        banner(gateway, host, port, out, opened.keys, worker)
+    opened.services.readiness.start()
     # What start-up built (modules, config, providers, the app) lives as long as the process:
     # take it out of the cyclic GC's reach, so a full collection under load walks only what
     # requests allocate (~6 ms -> well under 1 ms; those pauses are tail latency).
@@ -376,33 +413,45 @@ async def serve(config_path: str | None, host: str, port: int, verbose: bool, ou
     loop.add_signal_handler(signal.SIGHUP, lambda: live.spawn(live.reload("SIGHUP")))
     if config.source != PACKAGED:
         live.spawn(live.watch())
+    if worker is not None:
+        live.spawn(_orphaned(worker.parent, stop))
     await stop.wait()
-    await shutdown(runner, live, live.gateway.config.reliability.shutdown_grace)  # as last reloaded
+    opened.services.readiness.draining = True  # from the moment SIGTERM arrives
+    rel = live.gateway.config.reliability  # as last reloaded
+    await shutdown(runner, live, rel.shutdown_grace, rel.shutdown_delay)
     await opened.aclose()  # after the last request ended: its record is in, and now on disk
     return 0
 
 
-async def shutdown(runner: web.AppRunner, live: Live, grace: float) -> None:
-    """Stop accepting (the listening socket and idle keep-alive connections close), give the
-    chat requests in flight up to `grace` seconds, then end the rest — streams with an
-    in-band error and a clean end, others with a 503 — and close the upstream connections.
-    A second SIGTERM/SIGINT cuts the wait short."""
+async def _orphaned(parent: int, stop: asyncio.Event) -> None:
+    """A worker whose supervisor died (kill -9) would serve on unsupervised: drain instead."""
+    while os.getppid() == parent:
+        await asyncio.sleep(1.0)
+    log.warning("the supervisor (pid %d) is gone: draining and exiting", parent)
+    stop.set()
+
+
+async def shutdown(runner: web.AppRunner, live: Live, grace: float, delay: float = 0.0) -> None:
+    """Serve on for `delay` seconds (readiness already says 503), then stop accepting (the
+    listening socket and idle keep-alive connections close), give the chat requests in flight
+    up to `grace` seconds, then end the rest — streams with an in-band error and a clean end,
+    others with a 503 — and close the upstream connections. A second SIGTERM/SIGINT cuts the
+    wait short."""
     loop = asyncio.get_running_loop()
     again = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, again.set)
     chat = runner.app[CHAT]
     started = time.monotonic()
+    if delay > 0:
+        log.warning("shutting down: not ready, still serving for %gs", delay)
+        await _first(asyncio.sleep(delay), again.wait())
     log.warning("shutting down: %d requests in flight get up to %gs", len(chat.active), grace)
     for site in list(runner.sites):
         await site.stop()
     if runner.server is not None:
         runner.server.pre_shutdown()
-    waiting = asyncio.ensure_future(_until_idle(chat, grace))
-    forced = asyncio.ensure_future(again.wait())
-    await asyncio.wait({waiting, forced}, return_when=asyncio.FIRST_COMPLETED)
-    waiting.cancel()
-    forced.cancel()
+    await _first(_until_idle(chat, grace), again.wait())
     if chat.active:
         log.warning("shutdown deadline: ending %d requests still in flight", chat.cut())
         await _until_idle(chat, 2.0)
@@ -411,21 +460,37 @@ async def shutdown(runner: web.AppRunner, live: Live, grace: float) -> None:
     log.warning("stopped after %.1fs", time.monotonic() - started)
 
 
+async def _first(*coros: Any) -> None:
+    """Wait for the first of `coros` to finish; cancel the others."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in tasks:
+        task.cancel()
+
+
 async def _until_idle(chat: ChatHandler, timeout: float) -> None:
     end = time.monotonic() + timeout
     while chat.active and time.monotonic() < end:
         await asyncio.sleep(0.05)
 
 
-def run(config_path: str | None, host: str, port: int, verbose: bool, log_format: str = "text") -> int:
+def prepare(config_path: str | None) -> None:
+    """What the `--workers` supervisor checks once before starting workers: llms.json is valid
+    and the ledger's database exists at the current schema. Raises `ConfigError`."""
+    prepare_ledger(load_config(config_path))
+
+
+def run(
+    config_path: str | None, host: str, port: int, verbose: bool, log_format: str = "text", worker: Worker | None = None
+) -> int:
     listener = setup_logging(verbose, log_format)
     out: TextIO = sys.stdout if log_format != "json" else LineLogger(logging.getLogger("llms"))  # type: ignore[assignment]
     try:
         try:
             import uvloop
         except ImportError:
-            return asyncio.run(serve(config_path, host, port, verbose, out))
-        return uvloop.run(serve(config_path, host, port, verbose, out))
+            return asyncio.run(serve(config_path, host, port, verbose, out, worker))
+        return uvloop.run(serve(config_path, host, port, verbose, out, worker))
     except ConfigError as e:
         print(f"llms: bad config: {e}", file=sys.stderr)
         return 2

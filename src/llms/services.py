@@ -4,7 +4,12 @@ of the composition root: the only place besides `app` that imports the storage b
 
 Today: the usage ledger (SQLite at `$LLMS_HOME/usage.db` by default, PostgreSQL when
 `usage.dsn`/`$LLMS_DATABASE_URL` is set), and, with `usage.store_content`, a task that forgets
-stored content older than `usage.retention_days` (hourly)."""
+stored content older than `usage.retention_days` (hourly); readiness (`/health/ready`), with
+PostgreSQL (the ledger's) and Redis (shared limits) registered as required backends.
+
+With `--workers N` every worker opens its own sink: SQLite in WAL mode takes several writing
+processes; PostgreSQL's outage spool is one file per worker (`usage-spool-<index>.jsonl`), as a
+spool is replayed and truncated by the one process that owns it."""
 
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from .config.usage import UsageSettings
 from .core.types import RequestRecord
 from .keys.services import KeyServices, open_keys
 from .observability import Observability, open_observability, recorder
-from .server import Services
+from .server import Readiness, Services
 from .server.auth import ClientAuth, Gate
 from .usage import Sink
 from .usage.ledger import Ledger
@@ -45,6 +50,7 @@ class Opened:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.services.readiness.aclose()
         await self.observability.aclose()
         if self.keys is not None:
             await self.keys.aclose()
@@ -54,13 +60,14 @@ class Opened:
             log.info("usage ledger closed: %s", stats)
 
 
-def open_sink(settings: UsageSettings, home: Path | None = None) -> Sink:
+def open_sink(settings: UsageSettings, home: Path | None = None, worker: int | None = None) -> Sink:
     """The configured ledger sink, started (database created or upgraded)."""
     home = home or home_dir()
     if settings.dsn:
         from .usage.postgres import PostgresSink
 
-        return PostgresSink(settings.dsn, home / "usage-spool.jsonl").start()
+        spool = "usage-spool.jsonl" if worker is None else f"usage-spool-{worker}.jsonl"
+        return PostgresSink(settings.dsn, home / spool).start()
     from .usage.sqlite import SqliteSink
 
     return SqliteSink(Path(settings.path).expanduser() if settings.path else home / "usage.db").start()
@@ -87,6 +94,10 @@ async def add_keys(config: Config, opened: Opened) -> None:
         raise ConfigError(config.source, where, f"cannot open the client keys' database: {e}") from None
     opened.keys = keys
     assert keys.ring is not None
+    client = getattr(keys.limiter, "redis", None)  # limits shared through Redis: a required backend
+    if client is not None:
+        rel = config.reliability
+        opened.services.readiness.add_check("redis", client.ping, grace=rel.health_grace, interval=rel.health_interval)
     gate = Gate(ClientAuth(keys.ring.find, access.required, access.admin_key), keys.limiter)
     observed = opened.services.record  # the ledger, metrics and spans (`observability.recorder`)
     settle = keys.limiter.settle
@@ -108,16 +119,15 @@ async def add_keys(config: Config, opened: Opened) -> None:
     opened.services = replace(opened.services, record=record, gate=gate, admin=keys.admin, keys=keys.status)
 
 
-def open_services(config: Config, version: str = "") -> Opened:
+def open_services(config: Config, version: str = "", worker: int | None = None) -> Opened:
     settings = config.usage
     observability = open_observability(config, version)
-    sink = None
-    if settings.enabled:
-        try:
-            sink = open_sink(settings)
-        except (OSError, sqlite3.Error) as e:  # a start-up error naming the setting, not a traceback
-            where = "usage.dsn" if settings.dsn else "usage.path"
-            raise ConfigError(config.source, where, f"cannot open the usage ledger: {e}") from None
+    sink = _open_or_fail(config, worker) if settings.enabled else None
+    readiness = Readiness()
+    ping = getattr(sink, "ping", None)  # PostgreSQL: a required backend; SQLite is a local file
+    if ping is not None:
+        rel = config.reliability  # "health": {"grace", "interval"}; fixed until the next start
+        readiness.add_check("postgresql", ping, grace=rel.health_grace, interval=rel.health_interval)
     services = Services(
         record=recorder(sink, observability),
         store_content=settings.enabled and settings.store_content,
@@ -125,11 +135,41 @@ def open_services(config: Config, version: str = "") -> Opened:
         trace=None if observability.tracing is None else observability.tracing.begin,
         metrics=observability.render,
         metrics_type=observability.content_type,
+        readiness=readiness,
     )
     opened = Opened(services, sink, observability=observability)
     if sink is not None and settings.store_content:
         opened.tasks.append(asyncio.ensure_future(_forget(sink, settings.retention_days)))
     return opened
+
+
+def _open_or_fail(config: Config, worker: int | None = None) -> Sink:
+    settings = config.usage
+    try:
+        return open_sink(settings, worker=worker)
+    except (OSError, sqlite3.Error) as e:  # a start-up error naming the setting, not a traceback
+        where = "usage.dsn" if settings.dsn else "usage.path"
+        raise ConfigError(config.source, where, f"cannot open the usage ledger: {e}") from None
+
+
+def prepare_ledger(config: Config) -> None:
+    """For the `--workers` supervisor: create or upgrade the ledger's database (where client keys
+    live too) once, before N workers open it at the same moment (and say once if it cannot)."""
+    if config.usage.enabled:
+        _open_or_fail(config).close()
+    elif config.access.required or config.access.admin_key is not None:
+        from .keys.store import open_store
+
+        path, dsn = key_database(config.usage)
+
+        async def migrate() -> None:
+            await (await open_store(path, dsn).open()).aclose()
+
+        try:
+            asyncio.run(migrate())
+        except Exception as e:
+            where = "usage.dsn" if dsn else "usage.path"
+            raise ConfigError(config.source, where, f"cannot open the client keys' database: {e}") from None
 
 
 async def _forget(sink: Sink, days: float) -> None:

@@ -24,7 +24,7 @@ examples:
   llms usage --since 7d --by model                              (the request ledger's summary)
   llms --check groq             llms --check groq kimi-k2 llama3.3:70b
   llms --enable groq openrouter llms --disable google_free    llms --default kimi-k2
-  llms --serve 8000
+  llms --serve 8000             llms --serve 8000 --workers auto
   llms keys create --name alice --models kimi-k2 --rpm 50 --budget 5 --period day
 """
 
@@ -60,6 +60,9 @@ def parser() -> argparse.ArgumentParser:
     server.add_argument("--serve", metavar="PORT", type=int, help="serve the API (/v1) and the chat UI (/) on PORT")
     server.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     server.add_argument(
+        "--workers", default="1", metavar="N", help="serve: N processes on the port (default 1; auto: one per core)"
+    )
+    server.add_argument(
         "--verbose", action="store_true", help="serve: log one line per request (also VERBOSE=1); else: the notices"
     )
     server.add_argument(
@@ -91,15 +94,29 @@ def main(argv: list[str] | None = None) -> int:
         if args.serve is None:
             return 0
     if args.serve is not None:
-        from ..app import run
-
-        verbose = args.verbose or os.environ.get("VERBOSE", "") not in ("", "0", "false")
-        return run(args.config, args.host, args.serve, verbose, args.log_format)
+        return _serve(p, args)
     try:
         return _command(p, args)
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return 130
+
+
+def _serve(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from ..workers import parse_count
+
+    verbose = args.verbose or os.environ.get("VERBOSE", "") not in ("", "0", "false")
+    try:
+        workers = parse_count(args.workers)
+    except ValueError:
+        p.error(f"--workers: expected a whole number of at least 1 or auto, got {args.workers!r}")
+    if workers > 1:
+        from ..workers import serve_workers
+
+        return serve_workers(args.config, args.host, args.serve, verbose, workers, args.log_format)
+    from ..app import run
+
+    return run(args.config, args.host, args.serve, verbose, args.log_format)
 
 
 def _command(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """The reliability keys of `llms.json`: `retries`, `breaker`, `concurrency` (top level as the
-default for every provider, and per provider), `budget`, `streaming` and `shutdown` (top
-level). Validated here with the same path-named errors as the rest of the schema; the
+default for every provider, and per provider), `budget`, `streaming`, `shutdown` and `health`
+(top level). Validated here with the same path-named errors as the rest of the schema; the
 values stay plain (names match the router's policy fields) and `llms.app` builds the
 policies from them, so `config` never imports the router.
 
@@ -11,7 +11,9 @@ policies from them, so `config` never imports the router.
     "concurrency": 0                     requests in flight per provider (0: no cap)
     "budget":      600                   seconds per request, all retries and failovers included
     "streaming":   {"keepalive": 15, "write_timeout": 60}
-    "shutdown":    {"grace": 30}
+    "shutdown":    {"grace": 30, "delay": 0}   delay: keep serving, not ready, before draining
+    "health":      {"grace": 30, "interval": 5}  a required backend (PostgreSQL) unreachable this
+                                                 long makes /health/ready 503; checked this often
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ BREAKER_KEYS = {
     "max_cooldown": "duration",
 }
 STREAMING_KEYS = {"keepalive": "seconds", "write_timeout": "duration"}
-SHUTDOWN_KEYS = {"grace": "seconds"}
-TOP_LEVEL = frozenset({"retries", "breaker", "concurrency", "budget", "streaming", "shutdown"})
+SHUTDOWN_KEYS = {"grace": "seconds", "delay": "seconds"}
+HEALTH_KEYS = {"grace": "seconds", "interval": "duration"}
+TOP_LEVEL = frozenset({"retries", "breaker", "concurrency", "budget", "streaming", "shutdown", "health"})
 PER_PROVIDER = frozenset({"retries", "breaker", "concurrency"})
 
 
@@ -60,6 +63,11 @@ class Reliability:
     keepalive: float = 15.0  # seconds of silence before an SSE comment frame (0: never)
     write_timeout: float = 60.0  # a client that reads nothing for this long is cut off
     shutdown_grace: float = 30.0  # seconds in-flight requests get on SIGTERM/SIGINT
+    # seconds between SIGTERM and closing the listener, answering /health/ready 503 meanwhile,
+    # so a load balancer polling readiness takes this replica out before it refuses connections
+    shutdown_delay: float = 0.0
+    health_grace: float = 30.0  # a required backend failing this long turns readiness false
+    health_interval: float = 5.0  # seconds between backend checks
 
 
 def parse_reliability(c: Any, root: dict[str, Any]) -> Reliability:
@@ -71,9 +79,12 @@ def parse_reliability(c: Any, root: dict[str, Any]) -> Reliability:
     streaming = _section(c, root.get("streaming", {}), "streaming", STREAMING_KEYS)
     out.keepalive = streaming.get("keepalive", out.keepalive)
     out.write_timeout = streaming.get("write_timeout", out.write_timeout)
-    out.shutdown_grace = _section(c, root.get("shutdown", {}), "shutdown", SHUTDOWN_KEYS).get(
-        "grace", out.shutdown_grace
-    )
+    shutdown = _section(c, root.get("shutdown", {}), "shutdown", SHUTDOWN_KEYS)
+    out.shutdown_grace = shutdown.get("grace", out.shutdown_grace)
+    out.shutdown_delay = shutdown.get("delay", out.shutdown_delay)
+    health = _section(c, root.get("health", {}), "health", HEALTH_KEYS)
+    out.health_grace = health.get("grace", out.health_grace)
+    out.health_interval = health.get("interval", out.health_interval)
     providers = root.get("providers")
     if isinstance(providers, dict):
         for name, entry in providers.items():

@@ -20,6 +20,7 @@ from .anthropic_messages import CountTokens
 from .chat import ChatHandler
 from .errors import make_error_middleware
 from .guards import EdgePolicy
+from .health import add_health_routes
 from .metrics_api import add_metrics_route
 from .runtime import CURRENT, Current, Services
 from .ui import CSP, UiAssets
@@ -108,17 +109,9 @@ class Routes:
                 "runtime": runtime_info(),
                 "usage": dict(stats()) if stats is not None else None,
                 "keys": dict(keys()) if keys is not None else None,
+                "pid": os.getpid(),  # which process answered: with `--workers N` each is one
             }
         )
-
-    async def health(self, request: web.Request) -> web.Response:
-        return json_response({"status": "ok"})
-
-    async def ready(self, request: web.Request) -> web.Response:
-        enabled = len(self.router.providers)
-        if enabled:
-            return json_response({"status": "ready", "providers": enabled, "models": len(self.router.candidates)})
-        return json_response({"status": "unavailable", "reason": "no provider is enabled"}, status=503)
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         if self.ui.has_index:
@@ -181,8 +174,8 @@ def make_app(
     app.router.add_get("/v1/models/{model:.+}", routes.model)
     app.router.add_get("/models", routes.llms_models)
     app.router.add_get("/status", routes.status)
-    app.router.add_get("/health", routes.health)
-    app.router.add_get("/health/ready", routes.ready)
+    services.readiness.enabled = lambda: len(router.providers)  # the router reloads swap tables into
+    add_health_routes(app, services.readiness, lambda: len(router.candidates))
     app.router.add_get("/", routes.index)
     app.router.add_get("/ui/{path:.+}", routes.ui.asset)
     if services.metrics is not None:

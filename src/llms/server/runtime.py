@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +19,7 @@ from ..core.outbound import Outbound
 from ..core.types import RequestRecord
 from .admin_keys import Admin
 from .auth import Gate
+from .health import Readiness
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ class Services:
     """Process-lifetime services. `record` takes every finished request's record (off the hot
     path: it only queues); `store_content` asks the pipeline to keep the messages on it;
     `stats` reports the ledger for /status; `trace` and `metrics` are the observability
-    services (`llms.observe`), each None when off."""
+    services (`llms.observe`), each None when off; `readiness` answers /health/ready."""
 
     record: Callable[[RequestRecord], None] | None = None
     store_content: bool = False
@@ -64,3 +65,5 @@ class Services:
     gate: Gate | None = None  # client keys: who is asking, which models, which limits
     admin: Admin | None = None  # the operations behind /admin/keys
     keys: Callable[[], Mapping[str, Any]] | None = None  # for /status: the limiter's state
+    # /health/ready: draining, providers enabled, required backends (services add their checks)
+    readiness: Readiness = field(default_factory=Readiness)

@@ -229,6 +229,11 @@ class PostgresSink(BatchWriter):
         finally:
             await conn.close()
 
+    async def ping(self) -> None:
+        """One round trip on a short connection of the caller's loop (the readiness check):
+        raises when PostgreSQL cannot be reached."""
+        await self._fetch("SELECT 1")
+
     async def requests(
         self,
         limit: int = 20,
