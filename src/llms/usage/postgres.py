@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Unpack
 
@@ -22,16 +23,10 @@ from .migrations import BOOKKEEPING, pending
 from .query import (
     FORGET_CONTENT,
     POSTGRES,
-    SELECT_RECORD,
-    Page,
-    SummaryRow,
+    Reads,
     numbered,
-    page_of,
-    requests_query,
-    summary_query,
-    summary_rows,
 )
-from .record import COLUMNS, UsageRecord, from_row
+from .record import COLUMNS, UsageRecord
 from .spool import Spool
 
 log = logging.getLogger("llms.usage")
@@ -75,9 +70,11 @@ async def migrate(conn: asyncpg.Connection, upto: int | None = None) -> list[int
             done.append(m.version)
 
 
-class PostgresSink(BatchWriter):
+class PostgresSink(BatchWriter, Reads):
     """`PostgresSink(dsn, spool_path).start()`: connects and migrates at once if PostgreSQL is
     up; if not, starts anyway (records wait, then spool) and keeps retrying."""
+
+    dialect = POSTGRES
 
     def __init__(self, dsn: str, spool_path: Path | str, *, hold: int = 10_000, retry_max: float = 5.0,
                  timeout: float = 10.0, **batching: Unpack[Batching]) -> None:  # fmt: skip
@@ -234,21 +231,8 @@ class PostgresSink(BatchWriter):
         raises when PostgreSQL cannot be reached."""
         await self._fetch("SELECT 1")
 
-    async def requests(
-        self,
-        limit: int = 20,
-        before: str | None = None,
-        model: str | None = None,
-        provider: str | None = None,
-        key: str | None = None,
-        outcome: str | None = None,
-    ) -> Page:
-        sql, params, limit = requests_query(limit, before, model, provider, key, outcome)
-        return page_of(await self._fetch(sql, *params), limit, from_row)
-
-    async def get(self, id: str) -> UsageRecord | None:
-        rows = await self._fetch(SELECT_RECORD + " WHERE id = ?", id)
-        return from_row(rows[0]) if rows else None
+    async def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return await self._fetch(sql, *params)
 
     async def forget_content(self, before: float) -> int:
         conn = await asyncpg.connect(self.dsn, timeout=self.timeout)
@@ -256,10 +240,4 @@ class PostgresSink(BatchWriter):
             return changed(await conn.execute(numbered(FORGET_CONTENT), float(before), timeout=self.timeout))
         finally:
             await conn.close()
-
-    async def summary(
-        self, start: float | None = None, end: float | None = None, group_by: str = "day"
-    ) -> list[SummaryRow]:
-        sql, params = summary_query(POSTGRES, start, end, group_by)
-        return summary_rows(await self._fetch(sql, *params))
 

@@ -6,10 +6,11 @@ PostgreSQL give the same numbers."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
-from .record import COLUMNS, OUTCOMES, UsageRecord
+from .record import COLUMNS, OUTCOMES, UsageRecord, from_row
 
 GroupBy = Literal["day", "model", "provider", "key"]
 GROUPS: tuple[str, ...] = ("day", "model", "provider", "key")
@@ -140,3 +141,35 @@ def summary_rows(rows: list[Any]) -> list[SummaryRow]:
         }  # fmt: skip
         for g, n, e, pt, ct, cost, p50, p95 in rows
     ]
+
+
+class Reads:
+    """The read side both sinks share: the queries and their mapping are one; each sink says
+    only how it runs a query (`_query`) and in which SQL `dialect`."""
+
+    dialect: Dialect
+
+    async def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    async def requests(
+        self,
+        limit: int = 20,
+        before: str | None = None,
+        model: str | None = None,
+        provider: str | None = None,
+        key: str | None = None,
+        outcome: str | None = None,
+    ) -> Page:
+        sql, params, limit = requests_query(limit, before, model, provider, key, outcome)
+        return page_of(await self._query(sql, params), limit, from_row)
+
+    async def get(self, id: str) -> UsageRecord | None:
+        rows = await self._query(SELECT_RECORD + " WHERE id = ?", (id,))
+        return from_row(rows[0]) if rows else None
+
+    async def summary(
+        self, start: float | None = None, end: float | None = None, group_by: str = "day"
+    ) -> list[SummaryRow]:
+        sql, params = summary_query(self.dialect, start, end, group_by)
+        return summary_rows(await self._query(sql, params))

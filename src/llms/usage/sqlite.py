@@ -18,16 +18,10 @@ from .migrations import BOOKKEEPING, pending
 from .query import (
     FORGET_CONTENT,
     INSERT_RECORD,
-    SELECT_RECORD,
     SQLITE,
-    Page,
-    SummaryRow,
-    page_of,
-    requests_query,
-    summary_query,
-    summary_rows,
+    Reads,
 )
-from .record import UsageRecord, from_row
+from .record import UsageRecord
 
 log = logging.getLogger("llms.usage")
 INSERT = INSERT_RECORD + " ON CONFLICT (id) DO NOTHING"  # a record stored twice is stored once
@@ -67,9 +61,11 @@ def migrate(conn: sqlite3.Connection, upto: int | None = None) -> list[int]:
             raise
 
 
-class SqliteSink(BatchWriter):
+class SqliteSink(BatchWriter, Reads):
     """`SqliteSink(path).start()` creates or upgrades the database (at start, before any
     request), then starts the writer thread."""
+
+    dialect = SQLITE
 
     def __init__(self, path: Path | str, **batching: Unpack[Batching]) -> None:
         super().__init__(**batching)
@@ -133,21 +129,8 @@ class SqliteSink(BatchWriter):
         finally:
             conn.close()
 
-    async def requests(
-        self,
-        limit: int = 20,
-        before: str | None = None,
-        model: str | None = None,
-        provider: str | None = None,
-        key: str | None = None,
-        outcome: str | None = None,
-    ) -> Page:
-        sql, params, limit = requests_query(limit, before, model, provider, key, outcome)
-        return page_of(await asyncio.to_thread(self._read, sql, params), limit, from_row)
-
-    async def get(self, id: str) -> UsageRecord | None:
-        rows = await asyncio.to_thread(self._read, SELECT_RECORD + " WHERE id = ?", (id,))
-        return from_row(rows[0]) if rows else None
+    async def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return await asyncio.to_thread(self._read, sql, params)
 
     def _update(self, sql: str, params: Sequence[Any]) -> int:
         conn = connect(self.path)
@@ -158,9 +141,3 @@ class SqliteSink(BatchWriter):
 
     async def forget_content(self, before: float) -> int:
         return await asyncio.to_thread(self._update, FORGET_CONTENT, (float(before),))
-
-    async def summary(
-        self, start: float | None = None, end: float | None = None, group_by: str = "day"
-    ) -> list[SummaryRow]:
-        sql, params = summary_query(SQLITE, start, end, group_by)
-        return summary_rows(await asyncio.to_thread(self._read, sql, params))
