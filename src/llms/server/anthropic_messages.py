@@ -25,7 +25,7 @@ from .messages.errors import error_body, error_event
 from .messages.request import check, to_chat
 from .messages.response import to_message
 from .messages.stream import MessageStream
-from .openai_chat import headers, read_body, requested_budget
+from .openai_chat import headers, read_body, read_checked
 from .runtime import Current
 
 API = "messages"
@@ -39,11 +39,7 @@ def error_response(error: GatewayError, request_id: str | None = None) -> web.Re
 
 
 async def parse(request: web.Request, max_size: int, record: RequestRecord) -> Call:
-    budget = requested_budget(request)
-    body = await read_body(request, max_size)
-    check(body)
-    record.model = body["model"]
-    record.api = API
+    body, budget = await read_checked(request, max_size, record, API, check)
     chat = to_chat(body)
     if body.get("stream"):
         record.stream = True

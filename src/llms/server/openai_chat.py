@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -122,6 +123,19 @@ def requested_budget(request: web.Request) -> float | None:
     if not 0 < value < math.inf:
         raise InvalidRequest(f"`{BUDGET_HEADER}` must be a number of seconds above 0, got {raw!r}", param=BUDGET_HEADER)
     return value
+
+
+async def read_checked(
+    request: web.Request, max_size: int, record: RequestRecord, api: str, check: Callable[[dict[str, Any]], None]
+) -> tuple[dict[str, Any], float | None]:
+    """How the sibling codecs start: the budget header, the body read once, their own checks;
+    the record learns the model and the API. Returns the body and the budget."""
+    budget = requested_budget(request)
+    body = await read_body(request, max_size)
+    check(body)
+    record.model = body["model"]
+    record.api = api
+    return body, budget
 
 
 async def parse(request: web.Request, max_size: int, record: RequestRecord) -> Call:

@@ -13,7 +13,7 @@ from aiohttp import web
 from ..core.errors import InvalidRequest
 from ..core.types import RequestRecord
 from .call import Call
-from .openai_chat import error_response, headers, read_body, requested_budget
+from .openai_chat import error_response, headers, read_checked
 
 __all__ = ["API", "answer", "error_response", "parse"]
 
@@ -36,11 +36,7 @@ def check(body: dict[str, Any]) -> None:
 
 
 async def parse(request: web.Request, max_size: int, record: RequestRecord) -> Call:
-    budget = requested_budget(request)
-    body = await read_body(request, max_size)
-    check(body)
-    record.model = body["model"]
-    record.api = API
+    body, budget = await read_checked(request, max_size, record, API, check)
     return Call(body, record, budget=budget, op="embed")
 
 

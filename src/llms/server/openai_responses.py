@@ -14,7 +14,7 @@ from aiohttp import web
 from ..core.errors import GatewayError
 from ..core.types import Chunk, Native, RequestRecord
 from .call import Call
-from .openai_chat import error_event, error_response, headers, read_body, requested_budget
+from .openai_chat import error_event, error_response, headers, read_checked
 from .responses.request import check, to_chat
 from .responses.response import to_response
 from .responses.stream import ResponseStream
@@ -31,11 +31,7 @@ def original(call: Call) -> dict[str, Any]:
 
 
 async def parse(request: web.Request, max_size: int, record: RequestRecord) -> Call:
-    budget = requested_budget(request)
-    body = await read_body(request, max_size)
-    check(body)
-    record.model = body["model"]
-    record.api = API
+    body, budget = await read_checked(request, max_size, record, API, check)
     chat = to_chat(body)
     if body.get("stream"):
         record.stream = True
