@@ -25,7 +25,6 @@ import os
 import signal
 import socket
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -45,7 +44,7 @@ from .providers import Factory, Provider, ProviderConfigInvalid, ProviderUnavail
 from .router import DEFAULT_BUDGET, BreakerPolicy, ProviderPolicy, RetryPolicy, Router, RouterPolicy, Table
 from .server import CHAT, Current, Runtime, ServerSettings, make_app
 from .server.app import EDGE
-from .server.chat import ChatHandler
+from .server.lifecycle import drain
 from .server.protocol import EdgeRunner
 from .server.usage_api import add_usage_routes
 from .services import add_keys, key_database, open_services, prepare_ledger
@@ -386,7 +385,7 @@ async def serve(
     if opened.sink is not None:  # the read API (off: its paths answer 404, the analytics page says so)
         add_usage_routes(app, opened.sink)
     live.app = app
-    # shutdown() waits for the chat requests itself; aiohttp's own wait is for the rest
+    # drain() waits for the chat requests itself; aiohttp's own wait is for the rest
     runner = EdgeRunner(app, current=live.current, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     site = web.SockSite(runner, worker.sock) if worker else web.TCPSite(runner, host, port, reuse_address=True)
@@ -418,7 +417,7 @@ async def serve(
     await stop.wait()
     opened.services.readiness.draining = True  # from the moment SIGTERM arrives
     rel = live.gateway.config.reliability  # as last reloaded
-    await shutdown(runner, live, rel.shutdown_grace, rel.shutdown_delay)
+    await drain(runner, live.aclose, rel.shutdown_grace, rel.shutdown_delay)
     await opened.aclose()  # after the last request ended: its record is in, and now on disk
     return 0
 
@@ -429,49 +428,6 @@ async def _orphaned(parent: int, stop: asyncio.Event) -> None:
         await asyncio.sleep(1.0)
     log.warning("the supervisor (pid %d) is gone: draining and exiting", parent)
     stop.set()
-
-
-async def shutdown(runner: web.AppRunner, live: Live, grace: float, delay: float = 0.0) -> None:
-    """Serve on for `delay` seconds (readiness already says 503), then stop accepting (the
-    listening socket and idle keep-alive connections close), give the chat requests in flight
-    up to `grace` seconds, then end the rest — streams with an in-band error and a clean end,
-    others with a 503 — and close the upstream connections. A second SIGTERM/SIGINT cuts the
-    wait short."""
-    loop = asyncio.get_running_loop()
-    again = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, again.set)
-    chat = runner.app[CHAT]
-    started = time.monotonic()
-    if delay > 0:
-        log.warning("shutting down: not ready, still serving for %gs", delay)
-        await _first(asyncio.sleep(delay), again.wait())
-    log.warning("shutting down: %d requests in flight get up to %gs", len(chat.active), grace)
-    for site in list(runner.sites):
-        await site.stop()
-    if runner.server is not None:
-        runner.server.pre_shutdown()
-    await _first(_until_idle(chat, grace), again.wait())
-    if chat.active:
-        log.warning("shutdown deadline: ending %d requests still in flight", chat.cut())
-        await _until_idle(chat, 2.0)
-    await runner.cleanup()
-    await live.aclose()
-    log.warning("stopped after %.1fs", time.monotonic() - started)
-
-
-async def _first(*coros: Any) -> None:
-    """Wait for the first of `coros` to finish; cancel the others."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    for task in tasks:
-        task.cancel()
-
-
-async def _until_idle(chat: ChatHandler, timeout: float) -> None:
-    end = time.monotonic() + timeout
-    while chat.active and time.monotonic() < end:
-        await asyncio.sleep(0.05)
 
 
 def prepare(config_path: str | None) -> None:
