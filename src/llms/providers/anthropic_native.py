@@ -37,15 +37,7 @@ async def chat(provider: AnthropicProvider, request: Native, alias: str) -> Nati
 
     model = provider.provider_model(alias)
     body = native_body(request, model, stream=False)
-    async with provider.client.open(
-        "POST", provider.url, body=body, headers=provider.headers, timeouts=provider.timeouts
-    ) as r:
-        data = await r.read()
-        if r.status >= 400:
-            raise provider.error(r.status, data, r.headers)
-        answer = provider.loads(data, "the answer")
-        if not isinstance(answer, dict) or not isinstance(answer.get("content"), list):
-            raise provider.protocol_error("the answer has no `content`")
+    answer = await _post(provider, provider.url, body, "the answer", "content", list)
     return Native(from_anthropic(answer, model), API, answer)
 
 
@@ -81,13 +73,19 @@ async def count_tokens(provider: AnthropicProvider, body: dict[str, Any], alias:
     model = provider.provider_model(alias)
     url = provider.url + "/count_tokens"
     payload = orjson.dumps({**body, "model": model})
-    async with provider.client.open(
-        "POST", url, body=payload, headers=provider.headers, timeouts=provider.timeouts
-    ) as r:
+    return await _post(provider, url, payload, "the token count", "input_tokens", int)
+
+
+async def _post(
+    provider: AnthropicProvider, url: str, body: bytes, what: str, field: str, kind: type
+) -> dict[str, Any]:
+    """One non-streamed call: an error status becomes the provider's error; the answer must be
+    an object whose `field` is a `kind` (checked inside the request, so errors are scrubbed)."""
+    async with provider.client.open("POST", url, body=body, headers=provider.headers, timeouts=provider.timeouts) as r:
         data = await r.read()
         if r.status >= 400:
             raise provider.error(r.status, data, r.headers)
-        answer = provider.loads(data, "the token count")
-        if not isinstance(answer, dict) or not isinstance(answer.get("input_tokens"), int):
-            raise provider.protocol_error("the token count has no `input_tokens`")
+        answer = provider.loads(data, what)
+        if not isinstance(answer, dict) or not isinstance(answer.get(field), kind):
+            raise provider.protocol_error(f"{what} has no `{field}`")
     return answer
